@@ -1,0 +1,44 @@
+"""What every pose network module shares: its layout, stride and input contract."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from openpose_ros.layouts import Layout
+
+__all__ = ["PoseNetwork"]
+
+
+class PoseNetwork(nn.Module):
+    """Base class of the OpenPose-style networks.
+
+    ``forward(x)`` takes ``x``: ``[N, 3, H, W]`` float, planar **BGR** normalised as
+    ``pixel / 256 - 0.5`` (spec §1.1), and returns ``net_output``: ``[N, C, ceil(H/8), ceil(W/8)]``
+    in OpenPose channel order (part heatmaps, background, then PAF x/y pairs).
+
+    Attributes:
+        layout: keypoint layout whose channel map describes ``net_output``.
+        stride: output stride in input pixels (8 for every family).
+        input_multiple: H and W should be multiples of this (16 for OpenPose body nets, 8 else).
+        model_name: registry name (``"BODY_25"``, ``"HAND_21"``, ...).
+    """
+
+    stride: int = 8
+
+    def __init__(self, layout: Layout, model_name: str, input_multiple: int):
+        super().__init__()
+        self.layout = layout
+        self.model_name = model_name
+        self.input_multiple = input_multiple
+
+    @property
+    def num_output_channels(self) -> int:
+        """Channels of ``net_output`` (``layout.num_channels``)."""
+        return self.layout.num_channels
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"{self.model_name} expects a [N, 3, H, W] BGR tensor, got shape {tuple(x.shape)}"
+            )
