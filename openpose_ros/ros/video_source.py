@@ -96,12 +96,14 @@ def load_camera_info(url: str) -> CameraInfo:
         data = yaml.safe_load(path.read_text())
         info = CameraInfo(width=int(data["image_width"]), height=int(data["image_height"]),
                           distortion_model=data.get("distortion_model", "plumb_bob"))
-        info.k = [float(v) for v in data["camera_matrix"]["data"]]
+        k = [float(v) for v in data["camera_matrix"]["data"]]
+        info.k = k
         info.d = [float(v) for v in data.get("distortion_coefficients", {}).get("data", [])]
         info.r = [float(v) for v in data.get("rectification_matrix", {}).get(
             "data", [1, 0, 0, 0, 1, 0, 0, 0, 1])]
+        # Without a projection matrix the camera is its own: P = [K | 0].
         info.p = [float(v) for v in data.get("projection_matrix", {}).get(
-            "data", info.k[:3] + [0.0] + info.k[3:6] + [0.0] + info.k[6:] + [0.0])]
+            "data", k[0:3] + [0.0] + k[3:6] + [0.0] + k[6:9] + [0.0])]
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AssertionError) as err:
         raise VideoSourceError(f"camera_info_url {url!r}: {err}") from None
     return info
