@@ -1,4 +1,4 @@
-"""What every pose network module shares: its layout, stride and input contract."""
+"""What every pose network module shares: its layout, stride and input/output contract."""
 
 from __future__ import annotations
 
@@ -11,17 +11,20 @@ __all__ = ["PoseNetwork"]
 
 
 class PoseNetwork(nn.Module):
-    """Base class of the OpenPose-style networks.
+    """Base class of the OpenPose-style networks (inference only).
 
     ``forward(x)`` takes ``x``: ``[N, 3, H, W]`` float, planar **BGR** normalised as
-    ``pixel / 256 - 0.5`` (spec §1.1), and returns ``net_output``: ``[N, C, ceil(H/8), ceil(W/8)]``
-    in OpenPose channel order (part heatmaps, background, then PAF x/y pairs).
+    ``pixel / 256 - 0.5`` (spec §1.1), and returns ``net_output``: float32
+    ``[N, C, ceil(H/8), ceil(W/8)]`` in OpenPose channel order (part heatmaps, background, then
+    PAF x/y pairs). It runs under ``torch.inference_mode()`` and casts ``x`` to the network's
+    device, dtype (fp16 after ``prepare_network(..., fp16=True)``) and memory format.
 
     Attributes:
         layout: keypoint layout whose channel map describes ``net_output``.
         stride: output stride in input pixels (8 for every family).
         input_multiple: H and W should be multiples of this (16 for OpenPose body nets, 8 else).
         model_name: registry name (``"BODY_25"``, ``"HAND_21"``, ...).
+        channels_last: run convolutions in NHWC memory format (set by ``prepare_network``).
     """
 
     stride: int = 8
@@ -31,14 +34,24 @@ class PoseNetwork(nn.Module):
         self.layout = layout
         self.model_name = model_name
         self.input_multiple = input_multiple
+        self.channels_last = False
 
     @property
     def num_output_channels(self) -> int:
         """Channels of ``net_output`` (``layout.num_channels``)."""
         return self.layout.num_channels
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(
                 f"{self.model_name} expects a [N, 3, H, W] BGR tensor, got shape {tuple(x.shape)}"
             )
+        weight = next(self.parameters())
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        with torch.inference_mode():
+            x = x.to(weight.device, weight.dtype).contiguous(memory_format=memory_format)
+            return self.net_output(x).float()
+
+    def net_output(self, x: torch.Tensor) -> torch.Tensor:
+        """The network graph proper; ``x`` is already on the right device/dtype/format."""
+        raise NotImplementedError

@@ -84,8 +84,7 @@ class Body25Net(PoseNetwork):
         self.front = vgg_front(BODY_FRONT_TAIL, prelu_from="conv4_2")
         self.stages = nn.ModuleDict({name: Body25Stage(name, *dims) for name, dims in _STAGES.items()})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+    def net_output(self, x: torch.Tensor) -> torch.Tensor:
         features = self.front(x)
         s = self.stages
         pafs = s["stage0_L2"](features)

@@ -42,8 +42,7 @@ class CpmNet(PoseNetwork):
         ]
         self.stages = nn.ModuleList([first, *refine])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+    def net_output(self, x: torch.Tensor) -> torch.Tensor:
         features = self.front(x)
         out = self.stages[0](features)
         for stage in self.stages[1:]:

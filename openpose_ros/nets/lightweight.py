@@ -98,15 +98,19 @@ def _head(first: str, second: str, in_channels: int, hidden: int, out: int) -> n
 class LightweightPoseNet(PoseNetwork):
     """``[N,3,H,W]`` BGR ``pixel/256 - 0.5`` -> ``[N, 57, H/8, W/8]``: 19 heatmaps, then 38 PAFs.
 
-    The IR normalises its raw 0..255 input itself as ``x * input_scale + input_shift``
-    (about ``(x - 128) / 255``); ``from_ir`` stores the matching affine map from our
-    normalisation to the IR's in ``input_gain``/``input_offset`` (identity for a fresh net).
+    The IR normalises its raw 0..255 input itself as ``x * scale + shift`` (about
+    ``(x - 128) / 255``); ``from_ir`` stores the matching per-channel map from our
+    normalisation to the IR's in the ``input_affine`` layer (identity for a fresh net).
     """
 
     def __init__(self) -> None:
         super().__init__(COCO_18, "LIGHTWEIGHT_COCO_18", input_multiple=8)
-        self.register_buffer("input_gain", torch.ones(1, 3, 1, 1))
-        self.register_buffer("input_offset", torch.zeros(1, 3, 1, 1))
+        # Per-channel affine map from our normalisation to the IR's (a depthwise 1x1 conv, so
+        # it loads and saves by name like every other layer).
+        self.input_affine = nn.Conv2d(3, 3, 1, groups=3)
+        with torch.no_grad():
+            self.input_affine.weight.fill_(1.0)
+            self.input_affine.bias.zero_()
         self.backbone = _mobilenet()
         self.cpm_align = _seq(("conv4_3_CPM_al", _conv(512, _FEATURES, 1)), ("elu", nn.ELU()))
         self.cpm_trunk = _cpm_trunk()
@@ -131,9 +135,8 @@ class LightweightPoseNet(PoseNetwork):
             "Mconv6_stage2_L2", "Mconv7_stage2_L2", _FEATURES, _FEATURES, _HEATMAPS
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
-        x = self.backbone(x * self.input_gain + self.input_offset)
+    def net_output(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.backbone(self.input_affine(x))
         aligned = self.cpm_align(x)
         features = self.cpm_out(aligned + self.cpm_trunk(aligned))
         trunk = self.initial_trunk(features)

@@ -62,8 +62,7 @@ class TwoBranchBodyNet(PoseNetwork):
             ]
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+    def net_output(self, x: torch.Tensor) -> torch.Tensor:
         features = self.front(x)
         first = self.stages[0]
         pafs, heatmaps = first["L1"](features), first["L2"](features)

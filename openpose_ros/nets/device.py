@@ -1,0 +1,61 @@
+"""One ``device`` argument for every network: parse it once, prepare the module once."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["resolve_device", "prepare_network"]
+
+
+def resolve_device(spec: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (first GPU if there is one, else CPU).
+
+    Raises ``ValueError`` for an unknown spec or a CUDA device this machine does not have.
+    """
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    text = spec.strip().lower()
+    if text == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise ValueError(f"unknown device {spec!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise ValueError(f"unsupported device {spec!r}; use cpu, cuda, cuda:N or auto")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = 0 if device.index is None else device.index
+    if index >= count:
+        raise ValueError(f"device {spec!r} requested but this machine has {count} CUDA device(s)")
+    return torch.device("cuda", index)
+
+
+def prepare_network(
+    net: nn.Module,
+    device: str | torch.device = "cpu",
+    *,
+    fp16: bool = False,
+    channels_last: bool | None = None,
+) -> nn.Module:
+    """Move ``net`` to ``device`` for inference: eval mode, no gradients, optional fp16.
+
+    ``channels_last`` (NHWC convolutions) defaults to on for CUDA, where cuDNN's NHWC kernels
+    are faster (and required for tensor cores in fp16), and off on CPU. fp16 is CUDA-only:
+    CPU half-precision convolutions are slower than float32. The network's ``forward`` casts
+    its input to match, so callers always pass float32 NCHW.
+    """
+    dev = resolve_device(device)
+    if fp16 and dev.type != "cuda":
+        raise ValueError(f"fp16 needs a CUDA device, got {dev}")
+    if channels_last is None:
+        channels_last = dev.type == "cuda"
+    net = net.eval().requires_grad_(False)
+    net = net.to(device=dev, dtype=torch.float16 if fp16 else torch.float32)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    if hasattr(net, "channels_last"):
+        net.channels_last = channels_last
+    return net
