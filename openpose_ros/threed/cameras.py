@@ -286,4 +286,6 @@ def fundamental_matrices(rig: Rig) -> np.ndarray:
     E = _skew(t_ab) @ R_ab
     F = np.einsum("bji,abjk,akl->abil", Kinv, E, Kinv)  # K_b^-T E K_a^-1
     norm = np.linalg.norm(F, axis=(-2, -1), keepdims=True)
-    return np.where(norm > 0, F / np.where(norm > 0, norm, 1.0), 0.0)
+    F = np.where(norm > 0, F / np.where(norm > 0, norm, 1.0), 0.0)
+    F[np.arange(len(rig)), np.arange(len(rig))] = 0.0  # a view with itself has no epipolar geometry
+    return F

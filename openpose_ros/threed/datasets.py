@@ -29,6 +29,7 @@ __all__ = [
     "load_trc",
     "trc_to_world",
     "frame_index",
+    "load_pose2sim_trial",
 ]
 
 #: CMU Panoptic ``joints19`` order, spelled as BODY_25 names where the joint is the same.
@@ -81,7 +82,13 @@ def load_openpose_json(path: str | Path, image_size: tuple[int, int], parts=BODY
     people = data.get("people", [])
     if not people:
         return People.empty(layout, image_size)
-    raw = np.array([p["pose_keypoints_2d"] for p in people], dtype=np.float64)
+    size = 3 * len(parts)
+    raw = np.zeros((len(people), size))
+    for k, p in enumerate(people):  # an empty array (no body for that entry) stays all-missing
+        pose = p.get("pose_keypoints_2d") or []
+        if len(pose) not in (0, size):
+            raise ValueError(f"{path}: person {k} has {len(pose)} pose values, expected {size}")
+        raw[k, :len(pose)] = pose
     raw = raw.reshape(len(people), len(parts), 3)
     body = to_layout(raw, parts, layout, fill=0.0)
     missing = ~(body[..., 2] > 0)
@@ -119,3 +126,27 @@ def frame_index(path: str | Path) -> int:
     if not numbers:
         raise ValueError(f"no frame number in {path}")
     return int(numbers[-1])
+
+
+def load_pose2sim_trial(trial_dir: str | Path, camera_names: tuple[str, ...],
+                        image_sizes: tuple[tuple[int, int], ...]) -> tuple[dict[int, dict[str, People]], np.ndarray]:
+    """A Pose2Sim demo trial: 2D people per frame and camera, and Pose2Sim's own 3D.
+
+    ``pose_openpose_body25b/camNN_json`` folders map, in sorted order, to ``camera_names``.
+    Returns ``frames`` (frame -> camera name -> People in BODY_25) and float64
+    ``[F, people, 25, 3]`` world-frame metres from the unfiltered ``pose-3d/*.trc`` files
+    (one per person, sorted by name; .trc frame k+1 is JSON frame k).
+    """
+    trial = Path(trial_dir)
+    folders = sorted((trial / "pose_openpose_body25b").glob("cam*_json"))
+    if len(folders) != len(camera_names):
+        raise ValueError(f"{trial}: {len(folders)} camera folders for {len(camera_names)} cameras")
+    frames: dict[int, dict[str, People]] = {}
+    for folder, name, size in zip(folders, camera_names, image_sizes):
+        for f in sorted(folder.glob("*.json")):
+            frames.setdefault(frame_index(f), {})[name] = load_openpose_json(f, size)
+    theirs = []
+    for trc in sorted(p for p in (trial / "pose-3d").glob("*.trc") if "filt" not in p.name):
+        names, pts = load_trc(trc)
+        theirs.append(to_layout(trc_to_world(pts), names))
+    return frames, np.stack(theirs, axis=1)

@@ -19,7 +19,7 @@ from openpose_ros.people import People, missing_to_nan
 from openpose_ros.threed.associate import AssociationConfig, associate
 from openpose_ros.threed.cameras import Rig, fundamental_matrices
 from openpose_ros.threed.result import People3D
-from openpose_ros.threed.triangulate import TriangulationConfig, triangulate_points
+from openpose_ros.threed.triangulate import TriangulationConfig, project_points, triangulate_points
 
 __all__ = ["ReconstructionConfig", "Reconstruction", "Reconstructor"]
 
@@ -32,12 +32,15 @@ class ReconstructionConfig:
         association: cross-view matching settings.
         triangulation: per-joint triangulation settings.
         min_joints: a 3D person needs at least this many reconstructed joints.
+        min_seen_fraction: of the cameras whose image a 3D person falls in, the share that must
+            have detected it (ghost rejection, ``_seen_fraction``); 0 keeps every hypothesis.
         layout: the expected body layout, or None to take the most common one of each set.
     """
 
     association: AssociationConfig = field(default_factory=AssociationConfig)
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     min_joints: int = 4
+    min_seen_fraction: float = 0.5
     layout: Layout | None = None
 
 
@@ -47,7 +50,8 @@ class Reconstruction:
 
     Attributes:
         people: the 3D people (untracked).
-        sources: int32 ``[P, V]`` 2D person index used in each rig view, -1 where none.
+        sources: int32 ``[P, V]`` 2D person index used in each rig view, -1 where none (or where
+            every joint of that view was rejected).
         views_used: camera names that took part.
         skipped: camera name -> why its view was left out.
     """
@@ -66,6 +70,7 @@ class Reconstructor:
         self.config = config
         self._F = fundamental_matrices(rig)
         self._P = rig.projections
+        self._sizes = np.array([c.image_size or (np.inf, np.inf) for c in rig.cameras], dtype=np.float64)
 
     def _check_views(self, views: Mapping[str, People]) -> tuple[list[int], Layout, dict[str, str]]:
         skipped: dict[str, str] = {}
@@ -126,7 +131,22 @@ class Reconstructor:
             tri.used.sum(axis=1).reshape(H, J),
             tri.error.reshape(H, J),
         )
-        keep = people.valid.sum(axis=1) >= self.config.min_joints
+        used_views = tri.used.reshape(H, J, V).any(axis=1)  # views that gave at least one joint
+        keep = (people.valid.sum(axis=1) >= self.config.min_joints) & (
+            self._seen_fraction(sel, people.body, used_views) >= self.config.min_seen_fraction)
         full_sources = np.full((H, len(self.rig)), -1, dtype=np.int32)
-        full_sources[:, sel] = sources
+        full_sources[:, sel] = np.where(used_views, sources, -1)
         return Reconstruction(people.take(keep), full_sources[keep], tuple(c.name for c in cams), skipped)
+
+    def _seen_fraction(self, sel: np.ndarray, points: np.ndarray, used_views: np.ndarray) -> np.ndarray:
+        """``[H]`` share of the cameras a person falls in (half its joints inside the image) that
+        detected it. A ghost (two wrong detections that happen to agree) sits where most cameras
+        see nothing; a real person is missed only by the cameras in which it is occluded."""
+        uv, depth = project_points(self._P[sel], points.astype(np.float64))  # [H, J, V, 2], [H, J, V]
+        size = self._sizes[sel]
+        with np.errstate(invalid="ignore"):
+            inside = (depth > 0) & (uv >= 0).all(-1) & (uv[..., 0] < size[:, 0]) & (uv[..., 1] < size[:, 1])
+        valid = np.isfinite(points).all(-1)
+        share = (inside & valid[..., None]).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)[:, None]
+        should = (share >= 0.5) | used_views
+        return used_views.sum(axis=1) / np.maximum(should.sum(axis=1), 1)

@@ -16,7 +16,8 @@ When a set is emitted (the rule the tests pin down):
   window overlapping it (most streams first, then the smallest spread), is emitted;
 - afterwards every queued message stamped at or before the newest stamp of the emitted set is
   dropped (``stale``); a later arrival stamped at or before it is dropped as a ``straggler`` (within
-  ``slop`` of the set) or ``stale`` (older). Repeated stamps on a stream count as ``duplicates``.
+  ``slop`` of one of the last ``queue_size`` emitted sets: its set went out without it) or ``stale``
+  (otherwise). Repeated stamps on a stream count as ``duplicates``.
 
 Cost per message: one sort of the queued stamps plus ``O(streams x queued messages)`` array work,
 independent of how many combinations of stamps there are. Stamps are integer nanoseconds.
@@ -25,6 +26,7 @@ independent of how many combinations of stamps there are. Stamps are integer nan
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +117,8 @@ class StampSynchronizer:
         self.stats = SyncStats()
         self._slop_ns = int(round(config.slop_s * 1e9))
         self._queues = [_Queue() for _ in range(config.num_streams)]
-        self._last: tuple[int, int] | None = None  # (min, max) stamp of the last emitted set
+        # (min, max) stamps of recently emitted sets, newest last, to tell stragglers from stale
+        self._emitted: deque[tuple[int, int]] = deque(maxlen=max(config.queue_size, 1))
 
     def pending(self) -> int:
         """Messages waiting in the queues."""
@@ -127,8 +130,9 @@ class StampSynchronizer:
             raise ValueError(f"stream {stream} out of range 0..{self.config.num_streams - 1}")
         stamp_ns = int(stamp_ns)
         self.stats.received += 1
-        if self._last is not None and stamp_ns <= self._last[1]:
-            if stamp_ns >= self._last[0] - self._slop_ns:
+        if self._emitted and stamp_ns <= self._emitted[-1][1]:
+            slop = self._slop_ns
+            if any(lo - slop <= stamp_ns <= hi + slop for lo, hi in self._emitted):
                 self.stats.stragglers += 1
             else:
                 self.stats.stale += 1
@@ -200,7 +204,7 @@ class StampSynchronizer:
             cut = bisect.bisect_right(q.stamps, newest)
             self.stats.stale += cut - (1 if k in chosen else 0)
             del q.stamps[:cut], q.payloads[:cut]
-        self._last = (min(stamps.values()), newest)
+        self._emitted.append((min(stamps.values()), newest))
         self.stats.sets += 1
         mean = sum(stamps.values()) / len(stamps)
         return SyncedSet(int(round(mean)), payloads, stamps)

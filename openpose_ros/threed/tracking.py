@@ -51,8 +51,8 @@ def pose_distances(a: np.ndarray, b: np.ndarray, min_common: int = 3) -> np.ndar
     common = np.isfinite(d)
     with np.errstate(invalid="ignore", divide="ignore"):
         joint_mean = np.where(common, d, 0.0).sum(-1) / common.sum(-1)
-        ca = np.nanmean(np.where(np.isfinite(a), a, np.nan), axis=1) if len(a) else np.zeros((0, 3))
-        cb = np.nanmean(np.where(np.isfinite(b), b, np.nan), axis=1) if len(b) else np.zeros((0, 3))
+        ca, cb = (np.where(np.isfinite(p), p, 0.0).sum(1) / np.isfinite(p).all(-1).sum(1)[:, None]
+                  for p in (a, b))  # centroids, NaN for an empty pose
     centroid = np.linalg.norm(ca[:, None] - cb[None], axis=-1)
     out = np.where(common.sum(-1) >= min_common, joint_mean, centroid)
     return np.where(np.isfinite(out), out, np.inf)

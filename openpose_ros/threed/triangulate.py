@@ -34,6 +34,7 @@ __all__ = [
     "triangulate_plain_dlt",
     "weighted_dlt",
     "reprojection_errors",
+    "project_points",
 ]
 
 
@@ -121,7 +122,7 @@ def _solve(normal: np.ndarray) -> np.ndarray:
         return np.where(ok[..., None], adj_b / np.where(ok, det, 1.0)[..., None], np.nan)
 
 
-def _project(P: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project_points(P: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ideal pixels ``[..., V, 2]`` and depths ``[..., V]`` of points ``X [..., 3]`` in every view."""
     h = np.tensordot(X, P[:, :, :3], axes=([-1], [2])) + P[:, :, 3]
     depth = h[..., 2]
@@ -132,7 +133,7 @@ def _project(P: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def reprojection_errors(P: np.ndarray, X: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """``[..., V]`` pixel distance between ``pts [..., V, 2]`` and the projections of ``X [..., 3]``."""
-    uv, _ = _project(P, X)
+    uv, _ = project_points(P, X)
     return np.linalg.norm(uv - pts, axis=-1)
 
 
@@ -146,7 +147,7 @@ def weighted_dlt(P: np.ndarray, pts: np.ndarray, weights: np.ndarray) -> tuple[n
     """
     blocks = _normal_blocks(P, pts, weights)
     X = _solve(blocks.sum(axis=1))
-    _, depth = _project(P, X)
+    _, depth = project_points(P, X)
     scale = np.where(np.isfinite(depth) & (depth > 1e-6), 1.0 / np.where(depth > 1e-6, depth, 1.0), 0.0)
     scale = np.where(np.isfinite(X).all(-1, keepdims=True), scale, 1.0)
     blocks = blocks * (scale**2)[..., None, None]
@@ -213,7 +214,7 @@ def _refine_batched(P, pts, weights, used, X, delta_px, iterations=10, step_tol_
     P3 = P[:, :, :3]
 
     def evaluate(x, idx):
-        uv, depth = _project(P, x)
+        uv, depth = project_points(P, x)
         res = np.where(u[idx, :, None], w[idx] * (np.nan_to_num(uv) - obs[idx]), 0.0)  # [n, V, 2]
         cost, slope = _huber((res**2).sum(-1), delta_px)
         return cost.sum(-1), res, slope, uv, np.where(u[idx], depth, 1.0)
