@@ -41,8 +41,10 @@ PY="$VENV/bin/python"
 req_hash=$(hash_of "$REPO/requirements.txt")
 if ! stamp_ok requirements "$req_hash"; then
   step "installing Python packages from requirements.txt (first run: several minutes)"
-  "$PY" -m pip install --quiet --disable-pip-version-check -r "$REPO/requirements.txt" \
-    || fail "pip install -r requirements.txt (is the package registry reachable?)"
+  pip_log="$VENV/pip-install.log"
+  "$PY" -m pip install --disable-pip-version-check -r "$REPO/requirements.txt" > "$pip_log" 2>&1 \
+    || { grep -v "^WARNING: Location" "$pip_log" | tail -30 >&2
+         fail "pip install -r requirements.txt (is the package registry reachable? log: $pip_log)"; }
   stamp_set requirements "$req_hash"
   did_something=1
 fi
