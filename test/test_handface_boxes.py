@@ -164,7 +164,8 @@ def test_no_people_gives_empty_arrays():
 def test_hand_scale_boxes_match_spec_rule():
     boxes = np.array([[50.0, 60.0, 101.0, 101.0], [0, 0, 0, 0]])
     out = hand_scale_boxes(boxes, 3, 0.4)  # scales 0.8, 1.0, 1.2
-    # side_i = floor(round(101·scale)/2)·2: round(80.8)=81 -> 80; 101 -> 100; round(121.2)=121 -> 120
+    # side_i = floor(round(101·scale)/2)·2:
+    #   round(80.8) = 81 -> 80; 101 -> 100; round(121.2) = 121 -> 120
     np.testing.assert_array_equal(out[:, 0, 2], [80, 100, 120])
     np.testing.assert_array_equal(out[:, 0, 2], out[:, 0, 3])
     centre = out[:, 0, :2] + out[:, 0, 2:] / 2
@@ -173,7 +174,8 @@ def test_hand_scale_boxes_match_spec_rule():
     # Rounding is half-up (OpenPose's floor(x + 0.5)): 6 scales of 0.4 around side 45.
     six = hand_scale_boxes(np.array([[0.0, 0.0, 45.0, 45.0]]), 6, 0.4)[:, 0, 2]
     scales = 0.8 + 0.4 * np.arange(6) / 5
-    np.testing.assert_array_equal(six, [math.floor(math.floor(45 * s + 0.5) / 2) * 2 for s in scales])
+    expected = [math.floor(math.floor(45 * s + 0.5) / 2) * 2 for s in scales]
+    np.testing.assert_array_equal(six, expected)
     np.testing.assert_array_equal(hand_scale_boxes(boxes, 1, 0.4), boxes[None])
 
 

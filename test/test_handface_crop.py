@@ -40,7 +40,10 @@ def test_crops_match_opencv_warp_affine():
     OpenCV's fixed-point weights and uint8 rounding (< 1 grey level)."""
     img = _smooth_image(90, 130, 0)
     boxes = np.array(
-        [[10.3, 5.7, 60.2, 60.2], [-20, -15, 50, 50], [100, 60, 80, 80], [3, 4, 20, 20], [5, 5, 140, 140]]
+        [
+            [10.3, 5.7, 60.2, 60.2], [-20, -15, 50, 50], [100, 60, 80, 80], [3, 4, 20, 20],
+            [5, 5, 140, 140],
+        ]
     )
     mirror = np.array([False, True, False, True, True])
     size = 64
@@ -128,3 +131,12 @@ def test_heatmap_argmax_is_first_global_maximum_of_upsampled_parts():
     assert 16 <= u <= 23 and 40 <= v <= 47
     assert found[1, 1, 1] < 40  # row-3 bump, not the row-9 one
     assert heatmap_argmax(maps[:0], 5, (96, 96)).shape == (0, 5, 3)
+
+
+def test_heatmap_argmax_in_chunks_equals_all_at_once(monkeypatch):
+    import openpose_ros.handface.peaks as peaks
+
+    maps = torch.rand(7, 4, 6, 6)
+    whole = heatmap_argmax(maps, 3, (48, 48))
+    monkeypatch.setattr(peaks, "UPSAMPLE_CHUNK_ELEMENTS", 2 * 3 * 48 * 48)  # two boxes a chunk
+    torch.testing.assert_close(peaks.heatmap_argmax(maps, 3, (48, 48)), whole)

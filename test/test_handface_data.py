@@ -45,7 +45,8 @@ def _coco_body(keypoints: list[float], names: list[str]) -> np.ndarray:
 
 def _inside(points: np.ndarray, box: np.ndarray) -> np.ndarray:
     x, y, w, h = box
-    return (points[:, 0] >= x) & (points[:, 0] <= x + w) & (points[:, 1] >= y) & (points[:, 1] <= y + h)
+    px, py = points[:, 0], points[:, 1]
+    return (px >= x) & (px <= x + w) & (py >= y) & (py <= y + h)
 
 
 def test_spec_boxes_contain_labelled_hands_and_faces(shared_data, record_property):
@@ -103,7 +104,8 @@ def test_preprocessing_follows_the_reference_conventions(hand_reference):
     assert handface.HandNet.stride == params["stride"]
     assert params["boxsize"] % params["stride"] == 0
     # Normalisation "img/256-0.5".
-    divisor, offset = (float(v) for v in re.fullmatch(r"img/(\d+)-([\d.]+)", params["input_norm"]).groups())
+    norm = re.fullmatch(r"img/(\d+)-([\d.]+)", params["input_norm"])
+    divisor, offset = float(norm[1]), float(norm[2])
     px = torch.arange(0, 256, dtype=torch.float32)
     torch.testing.assert_close(normalise_bgr(px), px / divisor - offset)
     # Channel order BGR as read by OpenCV, and the resize: at the reference's scale 1.0 the
@@ -139,7 +141,9 @@ def test_upsampling_agrees_with_the_reference_cubic_x8(hand_reference):
     maps = _gaussian_maps(centres, 46)
     ours = heatmap_argmax(maps, 21, (46 * stride, 46 * stride))[0, :, :2].numpy()
     for k in range(21):
-        up = cv2.resize(maps[0, k].numpy(), (0, 0), fx=stride, fy=stride, interpolation=cv2.INTER_CUBIC)
+        up = cv2.resize(
+            maps[0, k].numpy(), (0, 0), fx=stride, fy=stride, interpolation=cv2.INTER_CUBIC
+        )
         v, u = np.unravel_index(up.argmax(), up.shape)
         assert abs(ours[k, 0] - u) <= 1 and abs(ours[k, 1] - v) <= 1, k
     # And the peak sits where the half-pixel rule puts a net pixel, (a + 0.5)·8 − 0.5, to
@@ -187,6 +191,7 @@ def test_reference_peaks_survive_our_back_projection(hand_reference):
     # the same right hand, so the same maps must come back at the flipped pixels (w − 1 − x).
     # The spec mirrors about the box's edges (x0 + side − s·u), half a pixel from the
     # pixel-centre mirror, hence the extra half pixel allowed.
-    left = det.detect_hands(np.ascontiguousarray(image[:, ::-1]), np.array([[0.0, 0.0, w, h]]), [True])[0]
+    flipped = np.ascontiguousarray(image[:, ::-1])
+    left = det.detect_hands(flipped, np.array([[0.0, 0.0, w, h]]), [True])[0]
     assert np.abs(left[:, 0] - (w - 1 - peaks[:, 0])).max() <= 1.5
     assert np.abs(left[:, 1] - peaks[:, 1]).max() <= 1.0

@@ -68,7 +68,11 @@ def _person(layout: Layout, cx: float, cy: float, scale: float) -> np.ndarray:
 
 def _scene(layout=BODY_25, size=(320, 240)):
     body = np.stack(
-        [_person(layout, 80, 120, 1.0), _person(layout, 220, 120, 1.6), _person(layout, 160, 150, 0.7)]
+        [
+            _person(layout, 80, 120, 1.0),
+            _person(layout, 220, 120, 1.6),
+            _person(layout, 160, 150, 0.7),
+        ]
     )
     body[2, layout.index("LWrist")] = (np.nan, np.nan, 0.0)  # person 2's left wrist unseen
     people = People(layout, size, body, np.ones(len(body)))
@@ -176,7 +180,10 @@ def test_degenerate_boxes_and_inputs_never_raise():
     det = HandFaceDetector(hand, face, _config())
     image = np.full((100, 120, 3), 128, np.uint8)
     boxes = np.array(
-        [[10, 10, 0, 0], [200, 10, 30, 30], [-50, -50, 20, 20], [100, 80, 40, 40], [np.nan, 0, 9, 9]]
+        [
+            [10, 10, 0, 0], [200, 10, 30, 30], [-50, -50, 20, 20], [100, 80, 40, 40],
+            [np.nan, 0, 9, 9],
+        ]
     )
     kp = det.detect_hands(image, boxes, [True, False, True, False, True])
     assert kp.shape == (5, 21, 3)
@@ -204,6 +211,8 @@ def test_bad_input_raises_value_error():
         det(image[:100], people)
     with pytest.raises(ValueError, match="2 images but 1"):
         det.detect_batch([image, image], [people])
+    with pytest.raises(ValueError, match=r"\[B, 4\]"):
+        det.detect_hands(image, np.zeros((2, 3)), [True, False])
     with pytest.raises(ValueError, match="multiple of 8"):
         HandFaceConfig(hand_net_resolution=100)
     with pytest.raises(ValueError):

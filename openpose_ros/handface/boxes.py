@@ -186,10 +186,10 @@ def usable_boxes(
 ) -> np.ndarray:
     """Which boxes get a network pass.
 
-    A box is skipped when its side is ≤ ``min_side`` or its area ≤ ``min_area`` (spec §4.3), when
-    it is not finite, or when it does not overlap the image at all (its crop would be all black
-    border: OpenPose runs it anyway, which only costs time). A box partly outside the image is
-    kept; the crop fills the outside with black, as OpenPose does.
+    A box is skipped when its side is ≤ ``min_side`` or its area ≤ ``min_area`` (spec §4.3),
+    when it is not finite, or when it does not overlap the image at all (its crop would be all
+    black border: OpenPose runs it anyway, which only costs time). A box partly outside the
+    image is kept; the crop fills the outside with black, as OpenPose does.
 
     Args:
         boxes: ``[B, 4]`` (x, y, side, side) in image pixels.

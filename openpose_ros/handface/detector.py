@@ -123,6 +123,13 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def _check_boxes(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"expected boxes of shape [B, 4] (x, y, w, h), got {boxes.shape}")
+    return boxes
+
+
 class HandFaceDetector:
     """Hands and faces for the people of one image, or of several images in one batch.
 
@@ -133,7 +140,10 @@ class HandFaceDetector:
         config: the settings.
 
     Raises:
-        ValueError: a part is enabled without its network.
+        ValueError: a part is enabled without its network. The methods raise ValueError too,
+            and only it, for bad input: an image that is not H×W×3, People whose image_size
+            differs from the image, boxes not shaped [B, 4]. Boxes that are merely degenerate
+            (empty, too small, off the image) are skipped, never an error.
     """
 
     def __init__(
@@ -207,7 +217,7 @@ class HandFaceDetector:
         """
         if self.hand_net is None:
             raise ValueError("no hand network was given")
-        boxes = square_boxes(boxes)
+        boxes = square_boxes(_check_boxes(boxes))
         is_left = np.broadcast_to(np.asarray(is_left, dtype=bool), (len(boxes),))
         return self._hands(_LazyImages([_check_image(image)]), np.zeros(len(boxes), np.int64),
                            boxes, is_left)
@@ -218,11 +228,13 @@ class HandFaceDetector:
         :meth:`detect_hands` for the box format."""
         if self.face_net is None:
             raise ValueError("no face network was given")
-        boxes = square_boxes(boxes)
+        boxes = square_boxes(_check_boxes(boxes))
         return self._faces(_LazyImages([_check_image(image)]), np.zeros(len(boxes), np.int64),
                            boxes)
 
-    def _hands(self, pixels, image_index, boxes, mirror) -> np.ndarray:
+    def _hands(
+        self, pixels: _LazyImages, image_index: np.ndarray, boxes: np.ndarray, mirror: np.ndarray
+    ) -> np.ndarray:
         """[B, 21, 3] for hand boxes [B, 4], all scales of all boxes in one batch."""
         cfg = self.config
         scales = hand_scale_boxes(boxes, cfg.hand_scale_number, cfg.hand_scale_range)
@@ -241,18 +253,29 @@ class HandFaceDetector:
         best = mean.argmax(axis=0)
         return kp[best, np.arange(count)]
 
-    def _faces(self, pixels, image_index, boxes) -> np.ndarray:
+    def _faces(
+        self, pixels: _LazyImages, image_index: np.ndarray, boxes: np.ndarray
+    ) -> np.ndarray:
         return self._keypoints(
             self.face_net, pixels, image_index, boxes, np.zeros(len(boxes), bool),
             self.config.face_net_resolution, FACE_70.num_parts, FACE_MIN_SIDE,
         )
 
     def _keypoints(
-        self, net, pixels, image_index, boxes, mirror, size, num_parts, min_side, min_area=0.0
+        self,
+        net: nn.Module,
+        pixels: _LazyImages,
+        image_index: np.ndarray,
+        boxes: np.ndarray,
+        mirror: np.ndarray,
+        size: int,
+        num_parts: int,
+        min_side: float,
+        min_area: float = 0.0,
     ) -> np.ndarray:
         """Crop, run and decode the usable ``boxes``: float32 ``[B, num_parts, 3]``."""
         out = empty_keypoints(len(boxes), num_parts)
-        sizes = pixels.sizes[image_index] if len(boxes) else np.zeros((0, 2))
+        sizes = pixels.sizes[image_index]  # [B, 2] (width, height) of each box's image
         run = np.flatnonzero(usable_boxes(boxes, sizes, min_side, min_area))
         if len(run) == 0:
             return out

@@ -11,7 +11,11 @@ import torch
 
 from openpose_ros.decode.resize import upsample_openpose
 
-__all__ = ["heatmap_argmax"]
+__all__ = ["heatmap_argmax", "UPSAMPLE_CHUNK_ELEMENTS"]
+
+# Most upsampled values held at once. Thirty faces at 368x368 would need 1.1 GB in one go;
+# chunks of this many floats (128 MB) cost a few extra kernel calls and keep memory flat.
+UPSAMPLE_CHUNK_ELEMENTS = 1 << 25
 
 
 def heatmap_argmax(maps: torch.Tensor, num_parts: int, size_hw: tuple[int, int]) -> torch.Tensor:
@@ -24,14 +28,20 @@ def heatmap_argmax(maps: torch.Tensor, num_parts: int, size_hw: tuple[int, int])
         size_hw: (height, width) to upsample to: the crop size.
 
     Returns:
-        float32 ``[B, num_parts, 3]`` (u, v, score) in crop pixels.
+        float32 ``[B, num_parts, 3]`` (u, v, score) in crop pixels, on ``maps.device``.
     """
-    if maps.shape[0] == 0:
+    height, width = size_hw
+    per_box = num_parts * height * width
+    step = max(1, UPSAMPLE_CHUNK_ELEMENTS // per_box)
+    parts = maps[:, :num_parts].float()
+    out = []
+    for start in range(0, len(parts), step):
+        up = upsample_openpose(parts[start : start + step], (height, width))
+        # torch.max returns the first maximal index, i.e. the raster-order first maximum.
+        score, flat = up.flatten(2).max(dim=2)
+        u = (flat % width).float()
+        v = torch.div(flat, width, rounding_mode="floor").float()
+        out.append(torch.stack([u, v, score], dim=-1))
+    if not out:
         return maps.new_zeros((0, num_parts, 3), dtype=torch.float32)
-    up = upsample_openpose(maps[:, :num_parts].float(), size_hw)
-    width = up.shape[-1]
-    # torch.max returns the first maximal index, i.e. the raster-order first maximum.
-    score, flat = up.flatten(2).max(dim=2)
-    u = (flat % width).float()
-    v = torch.div(flat, width, rounding_mode="floor").float()
-    return torch.stack([u, v, score.float()], dim=-1)
+    return torch.cat(out)

@@ -1,0 +1,106 @@
+"""Hands + faces on CPU: cost against the body pass, and batched against one box at a time.
+
+Reduced resolution, said plainly: the real hand/face networks cost ~103 GMAC per 368x368 crop,
+far too slow on 2 CPU cores for 10 people x 3 crops, so the crops here are 96x96 (the
+``hand_net_resolution`` / ``face_net_resolution`` option) and the body network runs at the
+same reduction (128x96 net input for a 4:3 image, where OpenPose's default would be 496x368).
+Both costs scale with pixel count, so their ratio estimates the full-resolution ratio.
+
+"One at a time" is what a per-person loop does: for every hand and face box its own crop,
+forward pass, upsampling and argmax (``detect_hands`` / ``detect_faces`` with one box).
+"Batched" is one ``HandFaceDetector`` call: one crop op, one forward pass per network, one
+upsampling for all boxes. Random weights (no weights in the repo); speed does not depend on them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from openpose_ros.handface import HandFaceConfig, HandFaceDetector, face_boxes, hand_boxes
+from openpose_ros.layouts import BODY_25
+from openpose_ros.nets.body25 import Body25Net
+from openpose_ros.nets.handface import FaceNet, HandNet
+from openpose_ros.people import People, empty_keypoints
+
+CROP = 96  # hand and face crop side (OpenPose: 368)
+BODY_INPUT_HW = (96, 128)  # body net input at the same reduction as the crops (OpenPose: 368x496)
+IMAGE_WH = (640, 480)
+PEOPLE = (1, 4, 10)
+REPEATS = 3
+
+
+def _crowd(count: int) -> People:
+    """``count`` people side by side, every arm and face joint seen, so each gives 3 boxes."""
+    body = empty_keypoints(count, BODY_25.num_parts)
+    offsets = {
+        "Nose": (0, -60), "Neck": (0, -40), "REye": (-6, -66), "LEye": (6, -66),
+        "REar": (-13, -62), "LEar": (13, -62), "RShoulder": (-22, -40), "LShoulder": (22, -40),
+        "RElbow": (-30, -5), "LElbow": (30, -5), "RWrist": (-32, 25), "LWrist": (32, 25),
+    }
+    for p in range(count):
+        cx, cy = 40 + p * 560 / max(count - 1, 1), 240.0
+        for name, (dx, dy) in offsets.items():
+            body[p, BODY_25.index(name)] = (cx + 1.2 * dx, cy + 1.2 * dy, 0.9)
+    return People(BODY_25, IMAGE_WH, body, np.ones(count))
+
+
+def _best_of(fn, repeats: int = REPEATS) -> float:
+    """Fastest of ``repeats`` runs in seconds (after one warm-up): the least disturbed by the
+    other processes sharing these cores."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _one_at_a_time(det: HandFaceDetector, image: np.ndarray, people: People) -> None:
+    hands = hand_boxes(people.body, people.layout)
+    faces = face_boxes(people.body, people.layout)
+    for p in range(len(people)):
+        det.detect_hands(image, hands[p, :1], [True])
+        det.detect_hands(image, hands[p, 1:], [False])
+        det.detect_faces(image, faces[p : p + 1])
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    body_net, hand_net, face_net = Body25Net().eval(), HandNet().eval(), FaceNet().eval()
+    config = HandFaceConfig(hand_net_resolution=CROP, face_net_resolution=CROP)
+    det = HandFaceDetector(hand_net, face_net, config)
+    image = np.random.default_rng(0).integers(0, 256, (IMAGE_WH[1], IMAGE_WH[0], 3), np.uint8)
+
+    body_input = torch.rand(1, 3, *BODY_INPUT_HW) - 0.5
+    with torch.inference_mode():
+        body_s = _best_of(lambda: body_net(body_input))
+    print(f"body forward {BODY_INPUT_HW[1]}x{BODY_INPUT_HW[0]}: {body_s * 1e3:.0f} ms")
+
+    batched_s, single_s = {}, {}
+    for count in PEOPLE:
+        people = _crowd(count)
+        out = det(image, people)
+        assert np.isfinite(out.right_hand).all() and np.isfinite(out.face).all()  # all ran
+        batched_s[count] = _best_of(lambda: det(image, people))
+        repeats = 1 if count == max(PEOPLE) else REPEATS  # the slow path is slow
+        single_s[count] = _best_of(lambda: _one_at_a_time(det, image, people), repeats)
+        print(
+            f"{count:2d} people ({3 * count} crops of {CROP}x{CROP}): batched "
+            f"{batched_s[count] * 1e3:.0f} ms = {batched_s[count] / body_s:.2f}x body; one at a "
+            f"time {single_s[count] * 1e3:.0f} ms = {single_s[count] / body_s:.2f}x body; "
+            f"batched speed-up {single_s[count] / batched_s[count]:.2f}x"
+        )
+
+    speedup = single_s[10] / batched_s[10]
+    print(f"BENCH hands_faces_batched_speedup_10people {speedup:.2f} goal >=3 "
+          f"{'met' if speedup >= 3 else 'missed'}")
+    print(f"BENCH hands_faces_cost_vs_body_4people {batched_s[4] / body_s:.2f} goal measured")
+
+
+if __name__ == "__main__":
+    main()
