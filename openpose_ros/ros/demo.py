@@ -106,7 +106,38 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--models-dir", default="", help="model folder (default: registry's)")
     parser.add_argument("--hand", action="store_true", help="also detect hands")
     parser.add_argument("--face", action="store_true", help="also detect faces")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never download a missing model; stop with what to do instead")
     return parser.parse_known_args(argv)
+
+
+def ensure_models(args: argparse.Namespace) -> bool:
+    """Every model the run needs is installed, downloading what is missing (unless
+    ``--no-download``); False, with the registry's what-to-do printed, when one cannot be had."""
+    from openpose_ros.nets.registry import (DownloadError, ModelNotFoundError, download,
+                                            locate)
+    from openpose_ros.nets.weights import WeightFileError
+
+    models_dir = args.models_dir or None
+    names = [args.model] + ["HAND_21"] * args.hand + ["FACE_70"] * args.face
+    for name in names:
+        try:
+            locate(name, models_dir)
+            continue
+        except ModelNotFoundError as missing:
+            if args.no_download:
+                print(f"demo: {missing}", file=sys.stderr)
+                return False
+            print(f"demo: {name} is not installed; downloading it", file=sys.stderr)
+            try:
+                download(name, models_dir, timeout=5.0)
+            except (DownloadError, WeightFileError) as err:
+                print(f"demo: {missing}\n{err}", file=sys.stderr)
+                return False
+        except WeightFileError as err:
+            print(f"demo: {err}", file=sys.stderr)
+            return False
+    return True
 
 
 def _pose_parameters(args: argparse.Namespace) -> list[Parameter]:
@@ -134,6 +165,11 @@ def _summary(source: VideoSource, pose: PoseNode, recorder: Recorder, seconds: f
 
 def run(args: argparse.Namespace, ros_args: list[str] | None = None) -> int:
     """Run the demo; 0 on success, 1 when the input or the model is unusable."""
+    if not Path(args.input).exists():
+        print(f"demo: {args.input}: no such video file or image folder", file=sys.stderr)
+        return 1
+    if not ensure_models(args):
+        return 1
     with rclpy.init(args=ros_args):
         try:
             source = VideoSource(namespace=_CAMERA, parameter_overrides=[
