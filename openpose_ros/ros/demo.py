@@ -32,6 +32,7 @@ from openpose_ros.ros.convert import msg_to_people
 from openpose_ros.ros.images import image_to_bgr8
 from openpose_ros.ros.pose_config import MODELS
 from openpose_ros.ros.pose_node import PoseNode
+from openpose_ros.ros.session import ros_session
 from openpose_ros.ros.video_source import VideoSource, VideoSourceError
 
 __all__ = ["Recorder", "main", "parse_args"]
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace, ros_args: list[str] | None = None) -> int:
         return 1
     if not ensure_models(args):
         return 1
-    with rclpy.init(args=ros_args):
+    with ros_session(ros_args):
         try:
             source = VideoSource(namespace=_CAMERA, parameter_overrides=[
                 Parameter("path", value=args.input), Parameter("frame_id", value="demo_camera"),

@@ -43,6 +43,7 @@ from openpose_ros.ros.images import array_to_image, compressed_to_bgr8, image_to
 from openpose_ros.ros.pose_config import (PARAMETER_NAMES, PARAMETERS, CameraTopics,
                                           NodeSettings, build_configs, check_value, descriptor)
 from openpose_ros.ros.qos_watch import image_qos, incompatible_qos_callbacks, result_qos
+from openpose_ros.ros.session import ros_session
 
 __all__ = ["PoseNode", "main"]
 
@@ -354,7 +355,7 @@ class PoseNode(LifecycleNode):
 
 def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros pose_node``; exits 1 when autostart cannot load the model."""
-    with rclpy.init(args=args):
+    with ros_session(args):
         node = PoseNode()
         try:
             if node.get_parameter("autostart").value and node.lifecycle_state != "active":

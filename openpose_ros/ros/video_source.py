@@ -28,6 +28,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.images import array_to_image
+from openpose_ros.ros.session import ros_session
 
 __all__ = ["VideoSource", "FrameReader", "VideoSourceError", "load_camera_info", "main"]
 
@@ -214,7 +215,7 @@ class VideoSource(Node):
 def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros video_source --ros-args -p path:=VIDEO``; exits at the end
     of the input (unless ``loop``)."""
-    with rclpy.init(args=args):
+    with ros_session(args):
         try:
             node = VideoSource()
         except VideoSourceError as err:
