@@ -1,8 +1,9 @@
 """Cross-view association: which 2D person in each view is which 3D person.
 
 Two detections of the same person in two calibrated views have joints that lie on each other's
-epipolar lines. The cost of a pair of 2D people is the confidence-weighted mean, over the joints
-both saw, of the symmetric point-to-epipolar-line distance in (ideal) pixels. People are then
+epipolar lines. The cost of a pair of 2D people is the mean, over the joints both saw, weighted by
+the product of the two confidences, of the symmetric point-to-epipolar-line distance in (ideal)
+pixels. People are then
 grouped greedily, cheapest pair first, into 3D person hypotheses: two groups merge only when they
 share no view (at most one 2D person per view and hypothesis) and their average pair cost stays
 under ``max_epipolar_px`` (average linkage, so one lucky joint cannot chain two people together).
@@ -50,59 +51,81 @@ def epipolar_costs(F: np.ndarray, pts: np.ndarray, scores: np.ndarray, view: np.
         F: ``[V, V, 3, 3]`` fundamental matrices between ideal-pixel images (``fundamental_matrices``).
         pts: ``[M, J, 2]`` ideal pixels (NaN where missing).
         scores: ``[M, J]`` 2D confidences.
-        view: int ``[M]`` view index of each person.
+        view: int ``[M]`` view index of each person, non-decreasing (people grouped by view).
     Returns:
         float64 ``[M, M]`` symmetric mean epipolar distance in pixels; ``inf`` for people of the same
         view and for pairs sharing fewer than ``min_common_joints`` joints.
     """
-    m = len(pts)
+    m, J = pts.shape[:2]
     if m == 0:
         return np.zeros((0, 0))
-    seen = (np.nan_to_num(scores) > config.min_score) & np.isfinite(pts).all(axis=-1)
-    xh = np.concatenate([np.nan_to_num(pts), np.ones(pts.shape[:-1] + (1,))], axis=-1)  # [M, J, 3]
-    # Epipolar lines of every person's joints in every view: [M, V, 3, J]. F[b, a] = F[a, b]^T (up
-    # to sign), so the line of n's joint in m's view is lines[n, view[m]]: no M x M matrix products.
-    lines = F[view] @ xh.transpose(0, 2, 1)[:, None]
-    fwd = lines[:, view]  # [M, M, 3, J]: line of m's joint j in n's view
-    algebraic = np.abs((fwd * xh.transpose(0, 2, 1)[None]).sum(axis=2))  # |x_n^T F x_m|, [M, M, J]
-    norm = np.sqrt(fwd[:, :, 0] ** 2 + fwd[:, :, 1] ** 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = 0.5 * algebraic * (1.0 / norm + 1.0 / norm.transpose(1, 0, 2))
-    both = seen[:, None, :] & seen[None, :, :] & np.isfinite(dist)
-    weight = np.where(both, np.minimum(scores[:, None, :], scores[None, :, :]), 0.0)
-    wsum = weight.sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cost = (np.where(both, dist, 0.0) * weight).sum(axis=-1) / wsum
-    enough = both.sum(axis=-1) >= config.min_common_joints
-    cost = np.where(enough & (view[:, None] != view[None, :]), cost, np.inf)
-    return np.minimum(cost, cost.T)
+    if np.any(np.diff(view) < 0):
+        raise ValueError("epipolar_costs needs people grouped by view (view non-decreasing)")
+    finite = np.isfinite(pts).all(axis=-1)
+    seen = finite & (np.where(np.isfinite(scores), scores, 0.0) > config.min_score)
+    # float32 from here: pixel distances need ~1e-3 px, and the [J, M, M] arrays dominate the cost.
+    xh = np.concatenate([np.where(finite[..., None], pts, 0.0), np.ones((m, J, 1))], axis=-1)
+    xh = xh.astype(np.float32)
+    # Epipolar lines of every person's joints in every view: [M, V, 3, J].
+    lines = F.astype(np.float32)[view] @ xh.transpose(0, 2, 1)[:, None]
+    inv_norm = 1.0 / np.maximum(np.sqrt(lines[:, :, 0] ** 2 + lines[:, :, 1] ** 2), np.float32(1e-12))
+    lines_j = lines.transpose(1, 3, 0, 2)  # [V, J, M, 3]
+    xh_j = xh.transpose(1, 2, 0)  # [J, 3, M]
+    # Joint weight: the product of both confidences (0 unless both saw the joint).
+    sc = np.where(seen, scores, 0.0).astype(np.float32).T  # [J, M]
+    seen_f = seen.astype(np.float32).T
+    one_way = np.empty((m, m), dtype=np.float32)
+    shared = np.empty((m, m), dtype=np.float32)
+    # People are grouped by view: one block of columns per view b. |x_n^T F x_m| for every m and
+    # every n of view b is one [M, 3] @ [3, P_b] product per joint; divided by the norm of the
+    # line it is the pixel distance of n's joint to m's epipolar line in b's image.
+    bounds = np.flatnonzero(np.diff(np.r_[-1, view, view[-1] + 1]))
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        b = view[lo]
+        dist = np.abs(lines_j[b] @ xh_j[:, :, lo:hi]) * inv_norm[:, b, :].T[:, :, None]  # [J, M, P_b]
+        total = np.einsum("jmn,jm,jn->mn", dist, sc, sc[:, lo:hi], optimize=False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_way[:, lo:hi] = total / np.einsum("jm,jn->mn", sc, sc[:, lo:hi])
+        shared[:, lo:hi] = np.einsum("jm,jn->mn", seen_f, seen_f[:, lo:hi])
+    # Weights are symmetric, so the mean of both directions is the symmetric epipolar distance.
+    cost = 0.5 * (one_way + one_way.T).astype(np.float64)
+    ok = (shared >= config.min_common_joints) & (view[:, None] != view[None, :]) & np.isfinite(cost)
+    return np.where(ok, cost, np.inf)
 
 
 def group_people(cost: np.ndarray, view: np.ndarray, max_cost: float) -> list[np.ndarray]:
     """Groups of person indices (at most one per view, two or more each), largest first.
 
-    Greedy average-linkage merging of the pairs cheaper than ``max_cost``, cheapest first.
+    Greedy average-linkage merging of the pairs cheaper than ``max_cost``, cheapest first. The
+    sums and counts of finite pair costs between groups are kept up to date on every merge, so a
+    candidate pair costs O(1) to check.
     """
     m = len(view)
     iu, ju = np.triu_indices(m, k=1)
     pair_cost = cost[iu, ju]
     candidates = np.flatnonzero(pair_cost < max_cost)
     candidates = candidates[np.argsort(pair_cost[candidates], kind="stable")]
+    finite = np.isfinite(cost)
+    link_sum = np.where(finite, cost, 0.0)  # between groups, indexed by each group's first member
+    link_count = finite.astype(np.int64)
     group_of = list(range(m))
     members: dict[int, list[int]] = {i: [i] for i in range(m)}
     views: dict[int, set[int]] = {i: {int(view[i])} for i in range(m)}
-    for c in candidates:
-        a, b = group_of[iu[c]], group_of[ju[c]]
+    for i, j in zip(iu[candidates].tolist(), ju[candidates].tolist()):
+        a, b = group_of[i], group_of[j]
         if a == b or views[a] & views[b]:
             continue
-        link = cost[np.ix_(members[a], members[b])]
-        finite = np.isfinite(link)
-        if not finite.any() or link[finite].mean() >= max_cost:
+        count = link_count[a, b]
+        if count == 0 or link_sum[a, b] / count >= max_cost:
             continue
         for k in members[b]:
             group_of[k] = a
         members[a] += members.pop(b)
         views[a] |= views.pop(b)
+        link_sum[a] += link_sum[b]
+        link_sum[:, a] = link_sum[a]
+        link_count[a] += link_count[b]
+        link_count[:, a] = link_count[a]
     groups = [np.array(sorted(g)) for g in members.values() if len(g) >= 2]
     groups.sort(key=lambda g: (-len(g), g[0]))
     return groups

@@ -19,8 +19,9 @@ When a set is emitted (the rule the tests pin down):
   ``slop`` of one of the last ``queue_size`` emitted sets: its set went out without it) or ``stale``
   (otherwise). Repeated stamps on a stream count as ``duplicates``.
 
-Cost per message: one sort of the queued stamps plus ``O(streams x queued messages)`` array work,
-independent of how many combinations of stamps there are. Stamps are integer nanoseconds.
+Cost per message: windows are visited in time order and the search normally stops at the first
+one (``O(streams x log queue)``); the worst case is ``O(streams x queued messages)``. It never
+depends on how many combinations of stamps there are. Stamps are integer nanoseconds.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 __all__ = ["SyncConfig", "SyncedSet", "SyncStats", "StampSynchronizer"]
 
@@ -144,55 +144,85 @@ class StampSynchronizer:
             return []
         q.stamps.insert(pos, stamp_ns)
         q.payloads.insert(pos, payload)
-        out = self._emit_settled(force_until=None)
+        out = self._emit_settled(None, stamp_ns)
         while len(q.stamps) > self.config.queue_size:
             # Before the oldest message is lost, settle whatever set it could still belong to.
-            out += self._emit_settled(force_until=q.stamps[0])
+            out += self._emit_settled(q.stamps[0], stamp_ns)
             if len(q.stamps) > self.config.queue_size:
                 del q.stamps[0], q.payloads[0]
                 self.stats.overflow += 1
         return out
 
-    def _emit_settled(self, force_until: int | None) -> list[SyncedSet]:
+    def _emit_settled(self, force_until: int | None, newest: int) -> list[SyncedSet]:
         out = []
-        while (chosen := self._best_settled_window(force_until)) is not None:
-            out.append(self._pop_set(chosen))
+        while (found := self._search(force_until, newest)) is not None:
+            kind, value = found
+            if kind == "set":
+                out.append(self._pop_set(value))
+            else:  # the earliest messages can never join a set: drop them
+                for q in self._queues:
+                    if q.stamps and q.stamps[0] == value:
+                        del q.stamps[0], q.payloads[0]
+                        self.stats.stale += 1
         return out
 
-    def _best_settled_window(self, force_until: int | None) -> dict[int, int] | None:
-        """stream -> queue position of the set to emit now, or None."""
-        n = self.config.num_streams
-        lengths = [len(q.stamps) for q in self._queues]
-        m = sum(lengths)
-        if m < self.config.required_views:
+    def _window(self, start: int) -> tuple[dict[int, int], int]:
+        """Stream -> queue position of its first message in ``[start, start + slop]``; the spread."""
+        end = start + self._slop_ns
+        members, newest = {}, start
+        for k, q in enumerate(self._queues):
+            i = bisect.bisect_left(q.stamps, start)
+            if i < len(q.stamps) and q.stamps[i] <= end:
+                members[k] = i
+                newest = max(newest, q.stamps[i])
+        return members, newest - start
+
+    def _settled(self, start: int, members: dict[int, int], force_until: int | None) -> bool:
+        if not self.config.wait_for_stragglers or (force_until is not None and start <= force_until):
+            return True
+        end = start + self._slop_ns
+        return all(k in members or (q.stamps and q.stamps[-1] > end) for k, q in enumerate(self._queues))
+
+    def _search(self, force_until: int | None, newest: int) -> tuple[str, Any] | None:
+        """``("set", members)`` to emit, ``("drop", stamp)`` for dead earliest messages, or None.
+
+        While waiting for stragglers only the earliest window can be the next set: if it is not
+        settled, no later one is (the stream it waits for has nothing later either). So the
+        search looks at one window, ``O(streams x log queue)``, plus the few windows overlapping it
+        when it is emitted, to pick the tightest. Without waiting, only the windows holding the
+        ``newest`` arrival are new candidates.
+        """
+        need = self.config.required_views
+        heads = [q.stamps[0] for q in self._queues if q.stamps]
+        if len(heads) < need:
             return None
-        stamps = np.fromiter((s for q in self._queues for s in q.stamps), np.int64, m)
-        streams = np.repeat(np.arange(n), lengths)
-        qpos = np.concatenate([np.arange(k) for k in lengths])
-        order = np.argsort(stamps, kind="stable")
-        t, s, qpos = stamps[order], streams[order], qpos[order]
-        end = np.searchsorted(t, t + self._slop_ns, side="right")  # window i is [i, end[i])
-        # nxt[k, i]: sorted position of stream k's first message at or after i (m when none).
-        own = np.where(s[None, :] == np.arange(n)[:, None], np.arange(m)[None, :], m)
-        nxt = np.minimum.accumulate(own[:, ::-1], axis=1)[:, ::-1]
-        nxt = np.concatenate([nxt, np.full((n, 1), m)], axis=1)
-        inside = nxt[:, :m] < end[None, :]
-        count = inside.sum(axis=0)
-        member_t = np.where(inside, t[np.minimum(nxt[:, :m], m - 1)], t[None, :])
-        spread = member_t.max(axis=0) - t
-        settled = (inside | (nxt[:, end] < m)).all(axis=0)
-        if not self.config.wait_for_stragglers:
-            settled[:] = True
-        elif force_until is not None:
-            settled |= t <= force_until
-        ok = settled & (count >= self.config.required_views)
-        if not ok.any():
-            return None
-        first = int(np.argmax(ok))
-        cand = np.flatnonzero(ok & (t <= t[first] + self._slop_ns))
-        best = cand[np.lexsort((spread[cand], -count[cand]))[0]]
-        rows = np.flatnonzero(inside[:, best])
-        return {int(k): int(qpos[nxt[k, best]]) for k in rows}
+        if self.config.wait_for_stragglers:
+            first = min(heads)
+            members, spread = self._window(first)
+            if not self._settled(first, members, force_until):
+                return None
+            if len(members) < need:
+                return "drop", first  # settled and too small: its earliest messages are dead
+            end = first + self._slop_ns
+            starts = sorted({t for q in self._queues
+                             for t in q.stamps[bisect.bisect_right(q.stamps, first):bisect.bisect_right(q.stamps, end)]})
+            chosen = (members, spread)
+        else:  # only windows holding the newest arrival can have changed since the last search
+            lo, hi = newest - self._slop_ns, newest
+            starts = sorted({t for q in self._queues
+                             for t in q.stamps[bisect.bisect_left(q.stamps, lo):bisect.bisect_right(q.stamps, hi)]})
+            chosen = None
+        for start in starts:
+            if chosen is not None and start > first + self._slop_ns:
+                break
+            members, spread = self._window(start)
+            if len(members) < need or not self._settled(start, members, force_until):
+                continue
+            if chosen is None:
+                chosen, first = (members, spread), start
+            elif (len(members), -spread) > (len(chosen[0]), -chosen[1]):
+                chosen = (members, spread)
+        return None if chosen is None else ("set", chosen[0])
 
     def _pop_set(self, chosen: dict[int, int]) -> SyncedSet:
         payloads, stamps = {}, {}

@@ -13,8 +13,9 @@ Steps, each vectorised over all N joints:
    best is dropped while the worst error stays above ``reject_error_px`` (OpenPose tries the same
    leave-one-out subsets, spec §5);
 3. Levenberg-Marquardt refinement of the 3 coordinates on confidence-weighted pixel residuals with a
-   Huber loss (delta 2 px, as OpenPose's Ceres refinement), in one ``scipy.optimize.least_squares``
-   call over all joints with a block-sparse Jacobian.
+   Huber loss (delta 2 px, as OpenPose's Ceres refinement), for the joints whose linear fit is off
+   by more than 3 px (OpenPose's rule): batched in numpy (one 3x3 system per joint and
+   iteration), or through ``scipy.optimize.least_squares`` (trf, Huber) in one sparse call.
 A joint left with fewer than ``min_views`` views, or with a mean error above ``max_error_px``, is
 missing (NaN): it is never guessed.
 """
@@ -49,6 +50,8 @@ class TriangulationConfig:
             exceeds this.
         max_error_px: a joint whose mean reprojection error stays above this is missing.
         refine: run the Levenberg-Marquardt refinement.
+        refine_min_error_px: refine only joints whose DLT reprojection error exceeds this (OpenPose:
+            3 px); below it the linear solution is already within the detection noise.
         huber_delta_px: Huber loss threshold of the refinement, pixels (OpenPose: 2).
         refine_solver: ``"batched"`` (numpy LM, one 3x3 system per joint, the fast default) or
             ``"scipy"`` (``least_squares`` trf + Huber with a block-sparse Jacobian; same optimum).
@@ -59,6 +62,7 @@ class TriangulationConfig:
     reject_error_px: float = 15.0
     max_error_px: float = 30.0
     refine: bool = True
+    refine_min_error_px: float = 3.0
     huber_delta_px: float = 2.0
     refine_solver: str = "batched"
 
@@ -89,9 +93,9 @@ class TriangulatedPoints:
 
 
 def _normal_blocks(P: np.ndarray, pts: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``[N, V, 4, 4]`` per-view contributions ``A_v^T A_v`` of the weighted DLT rows."""
-    x = np.nan_to_num(pts[..., 0])[..., None]
-    y = np.nan_to_num(pts[..., 1])[..., None]
+    """``[N, V, 4, 4]`` per-view contributions ``A_v^T A_v`` of the weighted DLT rows (finite pts)."""
+    x = pts[..., 0, None]
+    y = pts[..., 1, None]
     rows = np.stack([x * P[None, :, 2] - P[None, :, 0], y * P[None, :, 2] - P[None, :, 1]], axis=2)
     rows = rows * weights[..., None, None]  # [N, V, 2, 4]
     return rows.transpose(0, 1, 3, 2) @ rows
@@ -124,7 +128,8 @@ def _solve(normal: np.ndarray) -> np.ndarray:
 
 def project_points(P: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ideal pixels ``[..., V, 2]`` and depths ``[..., V]`` of points ``X [..., 3]`` in every view."""
-    h = np.tensordot(X, P[:, :, :3], axes=([-1], [2])) + P[:, :, 3]
+    V = len(P)
+    h = (X.reshape(-1, 3) @ P[:, :, :3].reshape(3 * V, 3).T).reshape(X.shape[:-1] + (V, 3)) + P[:, :, 3]
     depth = h[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         uv = h[..., :2] / np.where(depth > 1e-9, depth, np.nan)[..., None]
@@ -154,6 +159,11 @@ def weighted_dlt(P: np.ndarray, pts: np.ndarray, weights: np.ndarray) -> tuple[n
     return _solve(blocks.sum(axis=1)), blocks
 
 
+def _finite(values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` with NaN and inf replaced by ``fill`` (cheaper than np.nan_to_num)."""
+    return np.where(np.isfinite(values), values, fill)
+
+
 def _mean_over(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     count = mask.sum(axis=-1)
     total = np.where(mask, values, 0.0).sum(axis=-1)
@@ -167,7 +177,7 @@ def _reject_views(P, pts, blocks, X, used, reject_px):
     others = ~np.eye(V, dtype=bool)
     for _ in range(max(V - 2, 0)):
         err = reprojection_errors(P, X, pts)
-        worst = np.where(used, np.nan_to_num(err, nan=np.inf), -np.inf).max(axis=1)
+        worst = np.where(used, _finite(err, np.inf), -np.inf).max(axis=1)
         todo = np.flatnonzero((used.sum(axis=1) >= 3) & (worst > reject_px))
         if todo.size == 0:
             break
@@ -176,9 +186,9 @@ def _reject_views(P, pts, blocks, X, used, reject_px):
         X_loo = _solve(total[:, None] - blocks[todo])  # [n, V(left out), 3]
         err_loo = reprojection_errors(P, X_loo, pts[todo][:, None])  # [n, V, V]
         keep = u[:, None, :] & others[None]
-        mean_loo = np.where(u, _mean_over(np.nan_to_num(err_loo, nan=1e9), keep), np.inf)
+        mean_loo = np.where(u, _mean_over(_finite(err_loo, 1e9), keep), np.inf)
         k = np.argmin(mean_loo, axis=1)
-        current = _mean_over(np.nan_to_num(err[todo], nan=1e9), u)
+        current = _mean_over(_finite(err[todo], 1e9), u)
         better = mean_loo[np.arange(todo.size), k] < current
         rows = todo[better]
         used[rows, k[better]] = False
@@ -197,12 +207,12 @@ def _huber(sq: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     return cost, slope
 
 
-def _refine_batched(P, pts, weights, used, X, delta_px, iterations=10, step_tol_m=5e-5):
+def _refine_batched(P, pts, weights, used, X, delta_px, iterations=6, step_tol_m=1e-4):
     """Huber-robust Levenberg-Marquardt, one independent 3-parameter problem per joint, batched.
 
     Each view's 2D residual (pixels x confidence) is one Huber block, as in OpenPose's Ceres
     problem (iteratively re-weighted Gauss-Newton steps with per-joint damping). A step is kept
-    only when it lowers that joint's cost; a joint stops once its step is under 0.05 mm,
+    only when it lowers that joint's cost; a joint stops once its step is under 0.1 mm,
     and later iterations only touch the joints still moving.
     """
     rows = np.flatnonzero(used.any(axis=1))
@@ -210,12 +220,12 @@ def _refine_batched(P, pts, weights, used, X, delta_px, iterations=10, step_tol_
         return X
     u = used[rows]
     w = (weights[rows] * u)[..., None]
-    obs = np.nan_to_num(pts[rows])
+    obs = pts[rows]
     P3 = P[:, :, :3]
 
     def evaluate(x, idx):
         uv, depth = project_points(P, x)
-        res = np.where(u[idx, :, None], w[idx] * (np.nan_to_num(uv) - obs[idx]), 0.0)  # [n, V, 2]
+        res = np.where(u[idx, :, None], w[idx] * (uv - obs[idx]), 0.0)  # [n, V, 2]; NaN behind
         cost, slope = _huber((res**2).sum(-1), delta_px)
         return cost.sum(-1), res, slope, uv, np.where(u[idx], depth, 1.0)
 
@@ -229,13 +239,13 @@ def _refine_batched(P, pts, weights, used, X, delta_px, iterations=10, step_tol_
         cost, res, slope, uv, depth = (v[a] for v in state)
         root = np.sqrt(slope)
         J = w[a, :, :, None] * (P3[None, :, :2] - uv[..., None] * P3[None, :, 2:3])
-        J = np.nan_to_num(J / depth[..., None, None]) * root[..., None, None]  # [n, V, 2, 3]
+        J = np.where(u[a, :, None, None], J / depth[..., None, None], 0.0) * root[..., None, None]
         Jf = J.reshape(len(a), -1, 3)
         Jt = Jf.transpose(0, 2, 1)
         JtJ = Jt @ Jf
         g = Jt @ (res * root[..., None]).reshape(len(a), -1, 1)
         damped = JtJ + (lam[a, None, None] * np.diagonal(JtJ, axis1=1, axis2=2)[:, None, :] + 1e-12) * eye
-        step = np.nan_to_num(np.linalg.solve(damped, -g)[..., 0])
+        step = np.linalg.solve(damped, -g)[..., 0]  # NaN (a point behind a camera) never improves
         new = evaluate(x[a] + step, a)
         better = new[0] < cost
         took = a[better]
@@ -295,24 +305,29 @@ def triangulate_points(P: np.ndarray, pts: np.ndarray, scores: np.ndarray,
     """
     P = np.asarray(P, dtype=np.float64)
     pts = np.asarray(pts, dtype=np.float64)
-    scores = np.nan_to_num(np.asarray(scores, dtype=np.float64))
-    usable = (scores > config.min_score) & np.isfinite(pts).all(axis=-1)
+    scores = _finite(np.asarray(scores, dtype=np.float64), 0.0)
+    finite = np.isfinite(pts).all(axis=-1)
+    usable = (scores > config.min_score) & finite
+    pts = np.where(finite[..., None], pts, 0.0)  # unused views carry weight 0 from here on
     weights = np.where(usable, scores, 0.0)
     X, blocks = weighted_dlt(P, pts, weights)
     used = usable & (usable.sum(axis=1, keepdims=True) >= config.min_views)
     X, used = _reject_views(P, pts, blocks, X, used, config.reject_error_px)
     ok = (used.sum(axis=1) >= config.min_views) & np.isfinite(X).all(axis=1)
     used &= ok[:, None]
-    if config.refine and ok.any():
-        refine = _refine_batched if config.refine_solver == "batched" else _refine_scipy
-        X = refine(P, pts, weights, used, X, config.huber_delta_px)
     err = reprojection_errors(P, X, pts)
-    mean_err = _mean_over(np.nan_to_num(err, nan=np.inf), used)
+    mean_err = _mean_over(_finite(err, np.inf), used)
+    todo = ok & (mean_err > config.refine_min_error_px)
+    if config.refine and todo.any():
+        refine = _refine_batched if config.refine_solver == "batched" else _refine_scipy
+        X = refine(P, pts, weights, used & todo[:, None], X, config.huber_delta_px)
+        err = reprojection_errors(P, X, pts)
+        mean_err = _mean_over(_finite(err, np.inf), used)
     ok &= mean_err <= config.max_error_px
     used &= ok[:, None]
     X = np.where(ok[:, None], X, np.nan)
     score = np.where(ok, _mean_over(scores, used), 0.0)
-    return TriangulatedPoints(X, used, np.where(ok, mean_err, np.nan), np.nan_to_num(score))
+    return TriangulatedPoints(X, used, np.where(ok, mean_err, np.nan), _finite(score, 0.0))
 
 
 def triangulate_plain_dlt(P: np.ndarray, pts: np.ndarray) -> np.ndarray:
