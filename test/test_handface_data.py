@@ -55,7 +55,8 @@ def test_spec_boxes_contain_labelled_hands_and_faces(shared_data, record_propert
     )
     names = data["categories"][0]["keypoints"]
     hands = hand_hits = hand_total = faces = face_hits = face_total = 0
-    no_box = 0
+    no_box = boxes_inside = 0
+    side_ratios = []
     for ann in data["annotations"]:
         body = _coco_body(ann["keypoints"], names)
         hb = hand_boxes(body, COCO_18)[0]
@@ -70,6 +71,10 @@ def test_spec_boxes_contain_labelled_hands_and_faces(shared_data, record_propert
             hands += 1
             hand_hits += int(_inside(kp, hb[slot]).sum())
             hand_total += len(kp)
+            # The labelled hand box itself, both corners inside ours.
+            x, y, w, h = ann[f"{key}_box"]
+            boxes_inside += int(_inside(np.array([[x, y], [x + w, y + h]]), hb[slot]).all())
+            side_ratios.append(hb[slot, 2] / max(w, h))
         fb = face_boxes(body, COCO_18)[0]
         if ann["face_valid"] and fb[2] > 0:
             kp = np.asarray(ann["face_kpts"]).reshape(68, 3)
@@ -81,9 +86,14 @@ def test_spec_boxes_contain_labelled_hands_and_faces(shared_data, record_propert
     record_property("hand_keypoints_inside_spec_box", f"{hand_hits}/{hand_total} ({hands} hands)")
     record_property("face_keypoints_inside_spec_box", f"{face_hits}/{face_total} ({faces} faces)")
     print(f"hand keypoints inside the spec's box: {hand_hits}/{hand_total} over {hands} hands "
-          f"({no_box} labelled hands had no box); face: {face_hits}/{face_total} over {faces}")
+          f"({no_box} labelled hands had no box); labelled hand boxes inside ours: "
+          f"{boxes_inside}/{hands}, our side / labelled side: median "
+          f"{np.median(side_ratios):.2f}; face keypoints: {face_hits}/{face_total} over {faces}")
     assert hands >= 8 and faces >= 3
     assert hand_fraction >= 0.9 and face_fraction >= 0.9
+    assert boxes_inside >= 0.9 * hands
+    # Generous but not absurd: the spec's box leaves room around the hand, not the whole arm.
+    assert 1.0 < np.median(side_ratios) < 5.0
 
 
 @pytest.fixture(scope="module")
