@@ -45,10 +45,17 @@ def declared(tmp_path_factory):
             rclpy.parameter.Parameter("autostart", value=False)])
         source = VideoSource(context=context, parameter_overrides=[
             rclpy.parameter.Parameter("path", value=str(folder))])
+        from openpose_ros.ros.triangulation_node import TriangulationNode
+
+        triangulation = TriangulationNode(context=context, parameter_overrides=[
+            rclpy.parameter.Parameter("calibration_file",
+                                      value=str(REPO / "config" / "rig_example.yaml"))])
         names = {"pose_node": set(pose.list_parameters([], 0).names),
-                 "video_source": set(source.list_parameters([], 0).names)}
+                 "video_source": set(source.list_parameters([], 0).names),
+                 "triangulation_node": set(triangulation.list_parameters([], 0).names)}
         pose.destroy_node()
         source.destroy_node()
+        triangulation.destroy_node()
     finally:
         rclpy.shutdown(context=context)
     return names
