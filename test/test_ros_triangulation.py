@@ -219,3 +219,52 @@ def test_unusable_configuration_raises(ros_context, tmp_path):
     with pytest.raises(CalibrationError):
         TriangulationNode(context=ros_context,
                           parameter_overrides=[Parameter("calibration_file", value=str(tmp_path / "bad.yaml"))])
+
+
+def test_quaternions_match_rotation_matrices():
+    from scipy.spatial.transform import Rotation
+
+    from openpose_ros.ros.tf_publish import quaternion_from_matrix
+
+    rotations = list(Rotation.random(50, random_state=0).as_matrix())
+    rotations += [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, 1.0, -1.0]), np.diag([-1.0, -1.0, 1.0]), np.eye(3)]
+    for R in rotations:  # including the 180-degree turns where the trace is -1
+        q = np.array(quaternion_from_matrix(R))
+        assert q[3] >= 0 and abs(np.linalg.norm(q) - 1) < 1e-12
+        np.testing.assert_allclose(Rotation.from_quat(q).as_matrix(), R, atol=1e-9)
+
+
+def test_pose3d_message_round_trip_keeps_missing_joints_missing():
+    from openpose_ros.ros.convert3d import people3d_to_msg
+    from openpose_ros.threed.result import People3D
+
+    rng = np.random.default_rng(0)
+    body = rng.normal(size=(2, BODY_25.num_parts, 3))
+    body[0, 3] = np.nan
+    views = np.where(np.isfinite(body[..., 0]), 3, 0)
+    people = People3D(BODY_25, body, np.full(views.shape, 0.7), views, np.full(views.shape, 1.5),
+                      track_ids=[4, 9])
+    msg = people3d_to_msg(people, Header(frame_id="world"), num_views=5)
+    assert msg.num_views == 5 and len(msg.people[0].body.x) == BODY_25.num_parts
+    back = msg_to_people3d(msg)
+    np.testing.assert_allclose(back.body[people.valid], body[people.valid], rtol=1e-6)
+    assert np.isnan(back.body[0, 3]).all() and back.views[0, 3] == 0 and back.scores[0, 3] == 0
+    assert np.isnan(back.reproj_error[0, 3]) and back.track_ids.tolist() == [4, 9]
+
+
+def test_markers_draw_valid_joints_and_limbs_only():
+    from openpose_ros.ros.markers import SkeletonMarkers
+    from openpose_ros.threed.result import People3D
+
+    body = np.zeros((1, BODY_25.num_parts, 3))
+    body[0, :, 0] = np.arange(BODY_25.num_parts)
+    body[0, BODY_25.index("RElbow")] = np.nan
+    valid = np.isfinite(body[..., 0])
+    people = People3D(BODY_25, body, valid * 0.9, valid * 2, valid * 1.0, track_ids=[3])
+    out = SkeletonMarkers().update(people, Header(frame_id="world")).markers
+    joints, limbs, label = out
+    assert (joints.ns, joints.id, joints.type) == ("joints", 3, Marker.SPHERE_LIST)
+    assert len(joints.points) == len(joints.colors) == BODY_25.num_parts - 1
+    pairs = [p for p in BODY_25.render_pairs if BODY_25.index("RElbow") not in p]
+    assert len(limbs.points) == len(limbs.colors) == 2 * len(pairs)
+    assert label.text == "body_3"
