@@ -31,7 +31,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-
 __all__ = ["SyncConfig", "SyncedSet", "SyncStats", "StampSynchronizer"]
 
 

@@ -262,7 +262,11 @@ def _refine_batched(P, pts, weights, used, X, delta_px, iterations=6, step_tol_m
 
 
 def _refine_scipy(P, pts, weights, used, X, delta_px):
-    """The same problem through ``scipy.optimize.least_squares`` (trf, Huber), one sparse call."""
+    """The same problem through ``scipy.optimize.least_squares`` (trf, Huber), one sparse call.
+
+    scipy applies the loss to each residual coordinate, not to each view's 2D residual as Ceres
+    does, so with outliers the optimum differs slightly from ``_refine_batched``'s.
+    """
     n_idx, v_idx = np.nonzero(used)
     if n_idx.size == 0:
         return X
