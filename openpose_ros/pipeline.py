@@ -106,23 +106,23 @@ class PipelineConfig:
 
 
 def _estimator_config(config: PipelineConfig, network):
-    """The body estimator's config for ``network`` from ours (thresholds left None keep the
-    decoder's per-model defaults)."""
+    """The body estimator's config for ``network`` from ours: OpenPose's defaults for the
+    network's layout, with the thresholds the config sets (None keeps the default)."""
     from openpose_ros.decode.body import BodyDecodeConfig
     from openpose_ros.decode.estimator import EstimatorConfig
 
-    decode = BodyDecodeConfig.for_model(network.model_name,
-                                        maximize_positives=config.maximize_positives)
     overrides = {name: getattr(config, name) for name in (
         "nms_threshold", "inter_threshold", "inter_min_above_threshold", "min_subset_cnt",
         "min_subset_score") if getattr(config, name) is not None}
-    decode = replace(decode, **overrides)
+    decode = BodyDecodeConfig.for_layout(
+        network.layout, maximize_positives=config.maximize_positives,
+        mpi_4_stages=getattr(network, "model_name", "") == "MPI_15_4",
+        number_people_max=config.number_people_max, **overrides)
     return EstimatorConfig(
         net_resolution=config.net_resolution,
         net_resolution_dynamic=config.net_resolution_dynamic,
         scale_number=config.scale_number,
         scale_gap=config.scale_gap,
-        number_people_max=config.number_people_max,
         decode=decode,
     )
 

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import ParameterType
 from rclpy.executors import SingleThreadedExecutor
@@ -20,7 +21,9 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
+from torch import nn
 
+from openpose_ros.decode.estimator import BodyEstimator, EstimatorConfig
 from openpose_ros.layouts import COCO_18
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.people import People
@@ -53,11 +56,39 @@ class FakeEstimator:
         return out
 
 
+class TinyBodyNet(nn.Module):
+    """A network module with the attributes ``BodyEstimator`` needs: one fixed random strided
+    conv giving COCO_18's 57 channels at stride 8."""
+
+    layout, stride, input_multiple, model_name = COCO_18, 8, 8, "TINY_COCO_18"
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, COCO_18.num_channels, 8, stride=8)
+
+    def forward(self, x):
+        return torch.sigmoid(self.conv(x))
+
+
+class RecordingEstimator(BodyEstimator):
+    """The real estimator, remembering the forward-pass sizes of every call."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.batches: list[list[int]] = []
+
+    def __call__(self, images):
+        people = super().__call__(images)
+        self.batches.append(list(self.last_batch_sizes))
+        return people
+
+
 class FakeFactory:
     """``pipeline_factory`` that counts loads and releases."""
 
-    def __init__(self, delay: float = 0.0) -> None:
-        self.estimator = FakeEstimator(delay)
+    def __init__(self, delay: float = 0.0, estimator=None) -> None:
+        self.estimator = estimator or FakeEstimator(delay)
         self.loads = self.releases = 0
         self.live: list[PosePipeline] = []
 
@@ -86,8 +117,8 @@ def graph(ros_context):
     executor.add_node(helper)
     made = []
 
-    def make(delay: float = 0.0, **params):
-        factory = FakeFactory(delay)
+    def make(delay: float = 0.0, estimator=None, **params):
+        factory = FakeFactory(delay, estimator)
         node = PoseNode(context=ros_context, pipeline_factory=factory,
                         parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
         executor.add_node(node)
@@ -103,7 +134,10 @@ def graph(ros_context):
 
 
 def image_msg(value: int, frame_id: str, size=(64, 48), stamp_ns: int = 1) -> Image:
-    pixels = np.full((size[1], size[0], 3), value, np.uint8)
+    return raw_msg(np.full((size[1], size[0], 3), value, np.uint8), frame_id, stamp_ns)
+
+
+def raw_msg(pixels: np.ndarray, frame_id: str, stamp_ns: int = 1) -> Image:
     msg = array_to_image(pixels, "bgr8")
     msg.header.frame_id = frame_id
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
@@ -163,35 +197,41 @@ def test_thresholds_change_at_run_time_and_structure_does_not(graph):
     assert node.get_parameter("model").value == "BODY_25" and factory.loads == 1
 
 
-def test_cameras_share_one_batch_and_results_go_to_their_own_topics(graph):
-    """Two and then four cameras: frames waiting together go through one forward call."""
+def test_cameras_share_one_forward_pass_and_results_go_to_their_own_topics(graph):
+    """Two and then four cameras through the real ``BodyEstimator`` (tiny network, net input
+    88x64): frames waiting together go through the network in one forward pass."""
     executor, helper, make = graph
+    estimator = RecordingEstimator(TinyBodyNet(), EstimatorConfig(net_resolution=(-1, 64)))
     cams = [f"/batch{i}" for i in range(4)]
-    node, factory = make(image_topics=[f"{c}/image_raw" for c in cams], batch_window=0.5)
+    node, factory = make(estimator=estimator, image_topics=[f"{c}/image_raw" for c in cams],
+                         batch_window=0.5)
     got = {c: collect(helper, f"{c}/poses") for c in cams}
     pubs = {c: image_pub(helper, f"{c}/image_raw") for c in cams}
     for c in cams:
         wait_for_subscribers(executor, pubs[c])
         spin_until(executor, lambda c=c: node.cameras[cams.index(c)].poses_pub
                    .get_subscription_count() > 0)
+    rng = np.random.default_rng(1)
+    pixels = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(6)]
     # Two cameras: the other two have sent nothing, yet are in their start-up grace, so the
     # node waits the window for them; the two present frames still form one batch.
     for i, c in enumerate(cams[:2]):
-        pubs[c].publish(image_msg(10 + i, f"frame_{c}", stamp_ns=100 + i))
+        pubs[c].publish(raw_msg(pixels[i], f"frame_{c}", stamp_ns=100 + i))
     assert spin_until(executor, lambda: all(got[c] for c in cams[:2]))
-    assert factory.estimator.batches == [2]
     for i, c in enumerate(cams):
-        pubs[c].publish(image_msg(50 + i, f"frame_{c}", stamp_ns=200 + i))
+        pubs[c].publish(raw_msg(pixels[2 + i], f"frame_{c}", stamp_ns=200 + i))
     assert spin_until(executor, lambda: all(len(got[c]) == (2 if cams.index(c) < 2 else 1)
                                             for c in cams))
-    assert factory.estimator.batches == [2, 4]
+    assert estimator.batches == [[2], [4]]  # one call, one forward pass, per batch
     assert node.estimator_stats.batch_sizes == [2, 4]
+    expected = estimator(pixels[2:])  # the same four frames, batched the same way
     for i, c in enumerate(cams):
         last = got[c][-1]
         assert last.header.frame_id == f"frame_{c}" and last.header.stamp.nanosec == 200 + i
         people = msg_to_people(last)
-        expected = factory.estimator([np.full((48, 64, 3), 50 + i, np.uint8)])[0]
-        np.testing.assert_array_equal(people.body, expected.body)
+        assert people.image_size == (64, 48)
+        np.testing.assert_array_equal(people.body, expected[i].body)
+        np.testing.assert_array_equal(people.scores, expected[i].scores)
 
 
 def test_slow_network_keeps_only_the_newest_frame(graph):

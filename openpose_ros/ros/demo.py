@@ -38,7 +38,7 @@ from openpose_ros.ros.video_source import VideoSource, VideoSourceError
 __all__ = ["Recorder", "main", "parse_args"]
 
 _CAMERA = "/demo_camera"
-_GRACE_S = 5.0  # after the last answer, how long to wait for its annotated image
+_GRACE_S = 5.0  # after the last answer, how long the recorder may take to get everything
 
 
 class Recorder(Node):
@@ -102,7 +102,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--model", default="LIGHTWEIGHT_COCO_18", choices=MODELS)
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     parser.add_argument("--net-resolution", default="-1x256",
-                        help="net input WxH, one side -1 (default -1x256: 456x256 for 16:9)")
+                        help="net input WxH, one side -1; write --net-resolution=-1x368 "
+                        "(default -1x256: 456x256 for 16:9)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--models-dir", default="", help="model folder (default: registry's)")
     parser.add_argument("--hand", action="store_true", help="also detect hands")
@@ -199,8 +200,9 @@ def run(args: argparse.Namespace, ros_args: list[str] | None = None) -> int:
                 executor.spin_once(timeout_sec=0.05)
                 if source.done and finished_at is None:
                     finished_at = time.monotonic()
+                recorded = len(recorder.people_per_frame)
                 if finished_at is not None and (
-                        recorder.images >= len(recorder.people_per_frame)
+                        (recorded >= source.answered and recorder.images >= recorded)
                         or time.monotonic() - finished_at > _GRACE_S):
                     break
         except (KeyboardInterrupt, ExternalShutdownException):
