@@ -59,7 +59,8 @@ def test_occupied_slot_is_not_overwritten():
 def test_two_people_merge_when_disjoint_and_not_when_they_clash():
     # 0 Neck, 1 RShoulder, 2 Nose, 3 REye: {Neck,RSh} and {Nose,REye} merge via Neck-Nose.
     conf = [1.0] * 4
-    merged = _run([(K_NECK_RSH, 0, 1, 0.9), (K_NOSE_REYE, 2, 3, 0.85), (K_NECK_NOSE, 0, 2, 0.5)], conf)
+    merged = _run([(K_NECK_RSH, 0, 1, 0.9), (K_NOSE_REYE, 2, 3, 0.85), (K_NECK_NOSE, 0, 2, 0.5)],
+                  conf)
     assert merged.count.tolist() == [4]
     assert np.isclose(merged.total[0], 4.0 + 0.9 + 0.85 + 0.5)
     # 0 Neck, 1 RSh, 2 Neck', 3 LSh', 4 RSh'': both groups hold a Neck -> no merge.

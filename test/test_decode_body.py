@@ -55,7 +55,8 @@ def test_round_trip_crowds_with_crossing_limbs(layout, capsys):
         totals += (stats.matched, stats.visible, stats.decoded)
     recall, precision = totals[0] / totals[1], totals[0] / totals[2]
     with capsys.disabled():
-        print(f"\n{layout.name} crowded scenes: joint recall {recall:.3f}, precision {precision:.3f}")
+        print(f"\n{layout.name} crowded scenes: joint recall {recall:.3f}, "
+              f"precision {precision:.3f}")
     assert recall > 0.85 and precision > 0.85
 
 

@@ -72,8 +72,9 @@ def test_net_input_is_top_left_warped_and_normalised():
     assert tuple(x.shape) == (1, 3, 368, 656)
     s = scale_input_to_net((1280, 720), (656, 368))
     rows = int(719 * s)  # the warped image covers the top rows; zero padding below
-    torch.testing.assert_close(x[0, :, : rows - 1, :640], torch.full((3, rows - 1, 640), 200 / 256 - 0.5))
-    torch.testing.assert_close(x[0, :, rows + 2 :, :], torch.full_like(x[0, :, rows + 2 :, :], -0.5))
+    image_part, padding = x[0, :, : rows - 1, :640], x[0, :, rows + 2 :, :]
+    torch.testing.assert_close(image_part, torch.full_like(image_part, 200 / 256 - 0.5))
+    torch.testing.assert_close(padding, torch.full_like(padding, -0.5))
 
 
 def test_warp_uses_cubic_when_enlarging():

@@ -75,13 +75,15 @@ def lightweight_estimator(shared_data):
 def test_lightweight_network_coco_sample_ap(lightweight_estimator, shared_data, capsys):
     ap = coco_sample_ap(lightweight_estimator, shared_data / "annotated/mmpose_coco")
     with capsys.disabled():
-        print(f"\nlightweight (human-pose-estimation-0001, net height 256) COCO sample OKS AP {ap:.3f}")
+        print(f"\nlightweight (human-pose-estimation-0001, net height 256) "
+              f"COCO sample OKS AP {ap:.3f}")
     assert ap > 0.4
 
 
 def test_lightweight_network_mpii_sample_ap(lightweight_estimator, shared_data, capsys):
     ap = mpii_sample_ap(lightweight_estimator, shared_data / "annotated/mmpose_mpii")
     with capsys.disabled():
-        print(f"\nlightweight (human-pose-estimation-0001, net height 256) MPII sample OKS AP {ap:.3f}"
+        print(f"\nlightweight (human-pose-estimation-0001, net height 256) "
+              f"MPII sample OKS AP {ap:.3f}"
               " (12 shared joints)")
     assert ap > 0.4

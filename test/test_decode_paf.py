@@ -62,7 +62,8 @@ def test_staged_scores_equal_the_literal_kernel_on_a_crowd():
     dense = lazy.dense().maps.numpy()
     want = [
         _reference_score(dense, *COCO_18.paf_channels[k],
-                         (peaks.x[a].item(), peaks.y[a].item()), (peaks.x[b].item(), peaks.y[b].item()),
+                         (peaks.x[a].item(), peaks.y[a].item()),
+                         (peaks.x[b].item(), peaks.y[b].item()),
                          0.05, 0.95, 0.05)
         for k, a, b in zip(cand.limb.tolist(), cand.a.tolist(), cand.b.tolist())
     ]

@@ -65,7 +65,8 @@ def test_differs_from_torch_bicubic_on_a_peak():
     src = torch.zeros(1, 1, 9, 9)
     src[0, 0, 4, 4] = 1.0
     ours = upsample_openpose(src, (72, 72))
-    theirs = torch.nn.functional.interpolate(src, size=(72, 72), mode="bicubic", align_corners=False)
+    theirs = torch.nn.functional.interpolate(src, size=(72, 72), mode="bicubic",
+                                             align_corners=False)
     assert (ours - theirs).abs().max() > 1e-2
 
 

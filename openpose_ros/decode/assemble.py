@@ -41,7 +41,8 @@ def sort_connections(
     """
     score = score.astype(np.float32)
     tenth = np.float32(0.1)
-    key = score + tenth * peak_score[a].astype(np.float32) + tenth * peak_score[b].astype(np.float32)
+    conf = peak_score.astype(np.float32)
+    key = score + tenth * conf[a] + tenth * conf[b]
     # np.lexsort sorts ascending by the last key first; negate for descending.
     return np.lexsort((-peak_rank[b], -peak_rank[a], -limb, -score, -key))
 

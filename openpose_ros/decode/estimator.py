@@ -169,7 +169,9 @@ class BodyEstimator:
 
     def _check_output(self, maps: torch.Tensor, size: tuple[int, int], count: int) -> None:
         stride = int(self.network.stride)
-        want = (count, self.network.layout.num_channels, -(-size[1] // stride), -(-size[0] // stride))
+        want = (count, self.network.layout.num_channels,
+                -(-size[1] // stride), -(-size[0] // stride))
         if not isinstance(maps, torch.Tensor) or tuple(maps.shape) != want:
             got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
-            raise ValueError(f"network output {got} for a {size[0]}x{size[1]} input; expected {want}")
+            raise ValueError(
+                f"network output {got} for a {size[0]}x{size[1]} input; expected {want}")

@@ -123,7 +123,8 @@ def _blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> _Blocks:
         tight = (int(idx[0]), int(cell[idx[0]]), len(idx))
     else:
         tight = (0, 0, 0)
-    tile_start, tile_k, tile_w = _windows(aw, starts[:, None] - 1 + np.arange(size + 2), n_in, n_out)
+    halo_rows = starts[:, None] - 1 + np.arange(size + 2)
+    tile_start, tile_k, tile_w = _windows(aw, halo_rows, n_in, n_out)
     types, tile_type = np.unique(tile_w.reshape(len(starts), -1), axis=0, return_inverse=True)
     cell_block = np.full(n_in, -1, dtype=np.int64)
     owner = np.clip(fl, 0, n_in - 1)  # OpenPose clamps the base tap
@@ -143,7 +144,7 @@ def _blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> _Blocks:
 
 
 def _window_extreme(v: torch.Tensor, k: int, dim: int, largest: bool) -> torch.Tensor:
-    """Max (or min) over the ``k`` samples from each index on along ``dim`` (truncated at the end)."""
+    """Max (or min) over ``k`` samples from each index along ``dim`` (truncated at the end)."""
     n = v.shape[dim]
     fill = float("-inf") if largest else float("inf")
     pad = [0, 0] * (v.dim() - 1 - dim) + [0, k - 1]

@@ -86,7 +86,9 @@ class EvalImage:
     ignore_det: np.ndarray | None = None
 
 
-def oks_matrix(dets: np.ndarray, gt: np.ndarray, area: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+def oks_matrix(
+    dets: np.ndarray, gt: np.ndarray, area: np.ndarray, sigmas: np.ndarray
+) -> np.ndarray:
     """OKS of every detection with every ground truth: ``[D, K, 3] x [G, K, 3] -> [D, G]``.
 
     Only labelled ground-truth joints count; a missing detected joint contributes 0.
@@ -156,7 +158,9 @@ def average_precision(images: list[EvalImage], sigmas: np.ndarray, *,
     return float(np.mean(aps))
 
 
-def people_to_keypoints(people: People, names: tuple[str, ...], mapping: dict[str, str]) -> np.ndarray:
+def people_to_keypoints(
+    people: People, names: tuple[str, ...], mapping: dict[str, str]
+) -> np.ndarray:
     """``[P, K, 3]`` keypoints of ``people`` on the joint list ``names`` (mapped by name)."""
     out = np.full((len(people), len(names), 3), np.nan, dtype=np.float64)
     out[..., 2] = 0.0
@@ -166,7 +170,10 @@ def people_to_keypoints(people: People, names: tuple[str, ...], mapping: dict[st
     return out
 
 
-def load_coco_keypoints(json_path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+Labels = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def load_coco_keypoints(json_path: str | Path) -> Labels:
     """COCO person keypoints per image file name: ``(gt [G,17,3], area [G], ignore [G])``.
 
     Ground truth is ignored when it is a crowd or has no labelled keypoint (as COCOeval).
@@ -186,7 +193,7 @@ def load_coco_keypoints(json_path: str | Path) -> dict[str, tuple[np.ndarray, np
     }
 
 
-def load_mpii_keypoints(json_path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def load_mpii_keypoints(json_path: str | Path) -> Labels:
     """MPII labels per image as ``(gt [G,12,3], area [G], region [G,4])`` on ``MPII_TO_OPENPOSE``.
 
     MPII has no segmentation areas; ``area`` is the area of the box around the person's
@@ -205,7 +212,8 @@ def load_mpii_keypoints(json_path: str | Path) -> dict[str, tuple[np.ndarray, np
         gt = np.concatenate([joints[keep], vis[keep, None].astype(np.float64)], axis=1)
         cx, cy = e["center"]
         half = 100.0 * float(e["scale"])
-        out.setdefault(e["image"], []).append((gt, area, (cx - half, cy - half, cx + half, cy + half)))
+        region = (cx - half, cy - half, cx + half, cy + half)
+        out.setdefault(e["image"], []).append((gt, area, region))
     return {
         name: (np.array([g for g, _, _ in rows]), np.array([a for _, a, _ in rows]),
                np.array([r for _, _, r in rows]))

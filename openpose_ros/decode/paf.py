@@ -11,7 +11,9 @@ second reads the remaining points of the survivors only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import torch
 
 from openpose_ros.decode.peaks import Peaks
@@ -21,9 +23,6 @@ from openpose_ros.layouts import Layout
 __all__ = ["LimbCandidates", "limb_candidates", "paf_scores", "MAX_LINE_POINTS"]
 
 MAX_LINE_POINTS = 25
-# Samples read per stage as fractions m = n * num // den; None = all remaining samples. Two
-# samples first, because a long line (n > 20 samples) may fail one sample and still pass.
-_STAGES = (((1, 3), (2, 3)), None)
 
 
 @dataclass(frozen=True)
@@ -54,20 +53,18 @@ def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     return LimbCandidates(limb=limb, a=a, b=b)
 
 
-def _allowed_failures(n: torch.Tensor, min_above: float) -> torch.Tensor:
-    """Most samples below threshold a line of ``n`` samples may have and still pass.
+@lru_cache(maxsize=16)
+def _allowed_failures_table(min_above: float) -> np.ndarray:
+    """``table[n]``: most samples below threshold a line of ``n`` samples may have and pass.
 
-    Passing is ``count / n > min_above`` in float32, exactly as the final test computes it; the
-    largest passing failure count is found among the three around the exact-arithmetic value.
+    Passing is ``count / n > min_above`` in float32, exactly as the final test computes it.
     """
-    n_f = n.float()
-    ma = torch.tensor(min_above, dtype=torch.float32, device=n.device)
-    guess = n - 1 - torch.floor(ma * n_f).long()
-    best = torch.full_like(n, -1)
-    for f in (guess - 1, guess, guess + 1):
-        ok = (f >= 0) & (f <= n) & ((n - f).float() / n_f > ma)
-        best = torch.where(ok, torch.maximum(best, f), best)
-    return best
+    ma = np.float32(min_above)
+    table = np.full(MAX_LINE_POINTS + 1, -1, dtype=np.int64)
+    for n in range(1, MAX_LINE_POINTS + 1):
+        passing = [f for f in range(n + 1) if np.float32(n - f) / np.float32(n) > ma]
+        table[n] = max(passing) if passing else -1
+    return table
 
 
 def _sample_scores(
@@ -116,38 +113,31 @@ def paf_scores(
     norm = torch.sqrt(dx * dx + dy * dy)
     safe = norm.clamp(min=1e-30)
     line = (ax, ay, dx / n_f, dy / n_f, dx / safe, dy / safe)
-    allowed_fail = _allowed_failures(n, inter_min_above_threshold)
+    table = torch.from_numpy(_allowed_failures_table(float(inter_min_above_threshold)))
+    allowed_fail = table.to(device)[n]
     zero = torch.zeros((), device=device)
-    total = torch.zeros_like(ax)
-    count = torch.zeros_like(n)
-    fails = torch.zeros_like(n)
-    read = torch.zeros((MAX_LINE_POINTS, len(n)), dtype=torch.bool, device=device)
+    # Stage 1: two inner samples of every pair (wrong pairs fail there). A pair with more
+    # failures than it may have is settled: it cannot pass, whatever its other samples are.
+    first = ((n + 0) // 3, (2 * n) // 3)  # distinct for n >= 5
+    scores = [_sample_scores(maps, paf, line, m) for m in first]
+    above = [v > inter_threshold for v in scores]
+    total = sum(torch.where(a, v, zero) for a, v in zip(above, scores))
+    count = above[0].long() + above[1].long()
+    alive = 2 - count <= allowed_fail
+    # Stage 2: every other sample of the pairs still alive, so their result is exact.
     m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
-    # Stages read more samples of the pairs still alive: two inner samples first (wrong pairs
-    # fail there), then the rest. A pair with more failures than it may have is
-    # settled early; every sample a surviving pair has is read, so the result is exact.
-    for stage in _STAGES:
-        alive = fails <= allowed_fail
-        if stage is None:
-            todo = alive & (m_grid < n) & ~read
-        else:
-            todo = torch.zeros_like(read)
-            for num, den in stage:
-                todo[(n * num) // den, torch.arange(len(n), device=device)] = True
-            todo &= alive & ~read
-        m, pair = torch.nonzero(todo, as_tuple=True)
-        read[m, pair] = True
-        score = _sample_scores(maps, paf[:, pair], tuple(t[pair] for t in line), m)
-        above = score > inter_threshold
-        total.index_add_(0, pair, torch.where(above, score, zero))
-        count.index_add_(0, pair, above.long())
-        fails.index_add_(0, pair, (~above).long())
-    alive = fails <= allowed_fail
+    todo = alive & (m_grid < n) & (m_grid != first[0]) & (m_grid != first[1])
+    m, pair = torch.nonzero(todo, as_tuple=True)
+    score = _sample_scores(maps, paf[:, pair], tuple(t[pair] for t in line), m)
+    above = score > inter_threshold
+    total = total.index_add(0, pair, torch.where(above, score, zero))
+    count = count.index_add(0, pair, above.long())
 
     min_above = torch.tensor(inter_min_above_threshold, dtype=torch.float32, device=device)
     passed = alive & (count.float() / n_f > min_above)
     near = torch.tensor(nms_threshold + 1e-6, dtype=torch.float32, device=device)
     close = norm < torch.sqrt(torch.tensor(float(width * height), device=device)) / 150
     minus_one = torch.full_like(total, -1.0)
-    result = torch.where(passed, total / count.clamp(min=1).float(), torch.where(close, near, minus_one))
+    fallback = torch.where(close, near, minus_one)
+    result = torch.where(passed, total / count.clamp(min=1).float(), fallback)
     return torch.where(norm > 1e-6, result, minus_one)

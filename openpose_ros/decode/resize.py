@@ -121,7 +121,8 @@ def upsample_openpose(
         rounding: it is ``Wy @ maps @ Wx^T`` with the per-axis matrices of ``axis_weights``.
     """
     if maps.dim() not in (3, 4):
-        raise ValueError(f"upsample_openpose expects [N, C, h, w] or [C, h, w], got {tuple(maps.shape)}")
+        raise ValueError(
+            f"upsample_openpose expects [N, C, h, w] or [C, h, w], got {tuple(maps.shape)}")
     height, width = (int(v) for v in size_hw)
     ry, rx = (ratio, ratio) if ratio is None or np.isscalar(ratio) else ratio
     wy = axis_weights(int(maps.shape[-2]), height, ry)

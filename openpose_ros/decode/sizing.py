@@ -57,7 +57,8 @@ def net_input_size(
         raise ValueError(f"net_resolution {net_w}x{net_h}: at most one side may be -1")
     for side in (net_w, net_h):
         if side > 0 and side % multiple:
-            raise ValueError(f"net_resolution {net_w}x{net_h}: sides must be multiples of {multiple}")
+            raise ValueError(
+                f"net_resolution {net_w}x{net_h}: sides must be multiples of {multiple}")
     if net_w <= 0:
         wanted = net_h * img_w / img_h
         if dynamic > 0:

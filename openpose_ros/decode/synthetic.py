@@ -1,18 +1,22 @@
 """Ground-truth net output rendered from known skeletons, and scoring a decode against them.
 
-The maps follow the OpenPose paper (Cao et al., CVPR 2017, eqs. 7-9): each part heatmap is the
-max over people of a Gaussian peak ``exp(-|p - x|^2 / (2 sigma^2))`` (the paper folds the 2 into
-sigma; written this way, sigma = 7 net pixels is what OpenPose's training data uses); each PAF
-is, at every map cell within
-``limb_width`` of a limb segment, the unit vector along the limb, averaged over the people whose
-limbs cover the cell. The paper's segment (``0 <= along <= length``) is extended by
-``limb_width`` past both joints, as OpenPose's training data does (its limb region is the
-segment's bounding box grown by the width): with the strict segment, the x8 interpolated PAF
-at a joint sits near half strength and short limbs fail the all-samples-above rule. The background channel is ``max(0, 1 - max_j S_j)``. Cells sit on the
-stride-8 grid with OpenPose's half-pixel centres: cell ``g`` is net pixel ``8 g + 3.5``.
+The maps follow the OpenPose paper (Cao et al., CVPR 2017, eqs. 7-9):
 
-Skeletons are in source-image pixels and go to net pixels with ``scaleInputToNet`` exactly as
-the image warp does (spec §3.2). Benchmarks and node tests use the same synthesiser.
+- each part heatmap is the max over people of a Gaussian peak ``exp(-|p - x|^2 / (2 sigma^2))``
+  (the paper folds the 2 into sigma; written this way, sigma = 7 net pixels is what OpenPose's
+  training data uses);
+- each PAF is, at every map cell within ``limb_width`` of a limb segment, the unit vector along
+  the limb, averaged over the people whose limbs cover the cell. The paper's segment
+  (``0 <= along <= length``) is extended by ``limb_width`` past both joints, as OpenPose's
+  training data does (its limb region is the segment's bounding box grown by the width): with
+  the strict segment the x8-interpolated PAF at a joint sits near half strength, and short
+  limbs fail the all-samples-above rule;
+- the background channel is ``max(0, 1 - max_j S_j)``.
+
+Cells sit on the stride-8 grid with OpenPose's half-pixel centres: cell ``g`` is net pixel
+``8 g + 3.5``. Skeletons are in source-image pixels and go to net pixels with
+``scaleInputToNet`` exactly as the image warp does (spec §3.2). Benchmarks and node tests use
+the same synthesiser.
 """
 
 from __future__ import annotations
@@ -104,7 +108,9 @@ def _posed(layout: Layout, count: int, rng: np.random.Generator, bend: float) ->
     return pose
 
 
-def _hide_subtrees(layout: Layout, count: int, rng: np.random.Generator, partial: float) -> np.ndarray:
+def _hide_subtrees(
+    layout: Layout, count: int, rng: np.random.Generator, partial: float
+) -> np.ndarray:
     """``[count, J]`` visibility: with probability ``partial`` a random limb subtree is hidden."""
     tree = skeleton_tree(layout)
     visible = np.ones((count, layout.num_parts), dtype=bool)
@@ -204,7 +210,8 @@ def render_net_output(
     unit = (b - a) / length[..., None]
     rel = grid[None, None] - a[:, :, None, None]  # [P, K, h, w, 2]
     along = (rel * unit[:, :, None, None]).sum(-1)
-    across = (rel[..., 0] * unit[:, :, None, None, 1] - rel[..., 1] * unit[:, :, None, None, 0]).abs()
+    ux, uy = unit[:, :, None, None, 0], unit[:, :, None, None, 1]
+    across = (rel[..., 0] * uy - rel[..., 1] * ux).abs()
     ends = (along >= -limb_width) & (along <= length[..., None, None] + limb_width)
     on = ends & (across <= limb_width) & both[..., None, None]
     total = (unit[:, :, None, None] * on[..., None]).sum(dim=0)  # [K, h, w, 2]

@@ -48,7 +48,9 @@ class _WindowTable:
 
 
 @lru_cache(maxsize=256)
-def _window_table(n_in: int, n_out: int, ratio: float | None, length: int, device: str) -> _WindowTable:
+def _window_table(
+    n_in: int, n_out: int, ratio: float | None, length: int, device: str
+) -> _WindowTable:
     aw = axis_weights(n_in, n_out, ratio)
     o0 = np.arange(-length + 1, n_out)
     last = np.clip(o0 + length - 1, 0, n_out - 1)
@@ -69,7 +71,9 @@ def _window_table(n_in: int, n_out: int, ratio: float | None, length: int, devic
 
 
 @lru_cache(maxsize=64)
-def _tap_table(n_in: int, n_out: int, ratio: float | None, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _tap_table(
+    n_in: int, n_out: int, ratio: float | None, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The 4 taps of every output: long ``[4, n_out]`` indices, float32 ``[4, n_out]`` weights."""
     aw = axis_weights(n_in, n_out, ratio)
     dev = torch.device(device)
