@@ -185,11 +185,19 @@ def test_parameters_are_declared_from_the_table_with_descriptors(graph):
 
 def test_thresholds_change_at_run_time_and_structure_does_not(graph):
     executor, helper, make = graph
-    node, factory = make(image_topics=["/rt/image_raw"])
+    estimator = BodyEstimator(TinyBodyNet())
+    node, factory = make(estimator=estimator, image_topics=["/rt/image_raw"])
     assert node.lifecycle_state == "active"
     pipeline = node.pipeline
     assert node.set_parameters([Parameter("render_threshold", value=0.3)])[0].successful
     assert pipeline.config.render_threshold == 0.3 and node.pipeline is pipeline
+    # Decoding thresholds reach the live estimator; -1 goes back to the model's default.
+    assert node.set_parameters([Parameter("nms_threshold", value=0.5),
+                                Parameter("number_people_max", value=2)])[0].successful
+    assert estimator.config.decode.nms_threshold == 0.5
+    assert estimator.config.decode.number_people_max == 2
+    assert node.set_parameters([Parameter("nms_threshold", value=-1.0)])[0].successful
+    assert estimator.config.decode.nms_threshold == 0.05  # COCO's default (spec 3.8)
     assert node.set_parameters([Parameter("max_image_pixels", value=1000)])[0].successful
     assert node.settings.max_image_pixels == 1000
     refused = node.set_parameters([Parameter("model", value="COCO_18")])[0]
