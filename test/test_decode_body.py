@@ -65,8 +65,10 @@ def test_lazy_and_dense_decoding_agree():
     lazy = UpsampledMaps.from_net_output(scene.net_output, (368, 656))
     s = scale_net_to_output(scene.image_size, scene.net_size)
     config = BodyDecodeConfig.for_layout(COCO_18)
-    a = decode_maps(lazy, COCO_18, config, image_size=scene.image_size, net_to_output=s)
-    b = decode_maps(lazy.dense(), COCO_18, config, image_size=scene.image_size, net_to_output=s)
+    a = decode_maps(lazy, COCO_18, config, image_size=scene.image_size,
+                    scale_net_to_output=s)
+    b = decode_maps(lazy.dense(), COCO_18, config, image_size=scene.image_size,
+                    scale_net_to_output=s)
     assert len(a) == len(b) > 0
     np.testing.assert_allclose(a.body, b.body, atol=1e-4)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)

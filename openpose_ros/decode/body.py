@@ -23,7 +23,7 @@ from openpose_ros.decode.assemble import (
 )
 from openpose_ros.decode.paf import limb_candidates, paf_scores
 from openpose_ros.decode.peaks import find_peaks
-from openpose_ros.decode.sizing import scale_net_to_output
+from openpose_ros.decode import sizing
 from openpose_ros.decode.upsampled import DenseMaps, UpsampledMaps
 from openpose_ros.layouts import MPI_15, Layout
 from openpose_ros.people import People, empty_keypoints
@@ -132,14 +132,17 @@ def decode_maps(
     config: BodyDecodeConfig,
     *,
     image_size: tuple[int, int],
-    net_to_output: float,
+    scale_net_to_output: float,
 ) -> People:
-    """Decode upsampled maps (lazy or dense, ``size_hw`` = scale-0 net input) into ``People``."""
+    """Decode upsampled maps (lazy or dense, ``size_hw`` = scale-0 net input) into ``People``.
+
+    ``scale_net_to_output`` maps net pixels to image pixels (spec §3.7).
+    """
     if maps.num_channels != layout.num_channels:
         raise ValueError(f"{layout.name} needs {layout.num_channels} channels, "
                          f"got {maps.num_channels}")
     peaks = find_peaks(maps, layout.num_parts, config.nms_threshold, max_peaks=config.max_peaks,
-                       offset=0.5 / net_to_output, exact=not config.fast_nms)
+                       offset=0.5 / scale_net_to_output, exact=not config.fast_nms)
     candidates = limb_candidates(peaks, layout)
     scores = paf_scores(
         maps, peaks, candidates, layout,
@@ -166,11 +169,11 @@ def decode_maps(
     parts = people.parts[kept]
     body = empty_keypoints(len(kept), layout.num_parts)
     found = parts >= 0
-    body[found, :2] = peak_xy[parts[found]] * net_to_output
+    body[found, :2] = peak_xy[parts[found]] * scale_net_to_output
     body[found, 2] = peak_score[parts[found]]
     person_score = people.total[kept] / (layout.num_parts + len(layout.paf_pairs))
     top = keep_top_people(body, person_score, config.number_people_max)
-    body = scale_keypoints(body[top], config.keypoint_scale, image_size, net_to_output,
+    body = scale_keypoints(body[top], config.keypoint_scale, image_size, scale_net_to_output,
                            config.output_resolution)
     return People(layout, image_size, body, person_score[top])
 
@@ -182,8 +185,8 @@ def decode_body(
     *,
     image_size: tuple[int, int],
     net_size: tuple[int, int] | None = None,
-    input_to_net: Sequence[float] | None = None,
-    net_to_output: float | None = None,
+    scale_input_to_net: Sequence[float] | None = None,
+    scale_net_to_output: float | None = None,
 ) -> People:
     """Decode one image's net output into people in source-image pixels.
 
@@ -194,8 +197,9 @@ def decode_body(
         config: thresholds and options; default ``BodyDecodeConfig.for_layout(layout)``.
         image_size: source image ``(w, h)``.
         net_size: scale-0 net input ``(w, h)``; default 8x the scale-0 map.
-        input_to_net: ``scaleInputToNet`` per scale; needed with several scales.
-        net_to_output: net pixels -> image pixels; default from ``image_size`` and ``net_size``.
+        scale_input_to_net: ``scaleInputToNet`` per scale; needed with several scales.
+        scale_net_to_output: net pixels -> image pixels; default from ``image_size`` and
+            ``net_size`` (spec §3.7).
 
     Returns:
         ``People`` with ``body`` ``[P, J, 3]`` (x, y, score; missing NaN, NaN, 0).
@@ -210,8 +214,8 @@ def decode_body(
         raise ValueError(f"net output must be [C, h, w] maps, got {[tuple(m.shape) for m in maps]}")
     h0, w0 = maps[0].shape[-2:]
     net_size = (8 * w0, 8 * h0) if net_size is None else tuple(net_size)
-    if net_to_output is None:
-        net_to_output = scale_net_to_output(image_size, net_size)
-    upsampled = UpsampledMaps.from_net_output(maps, (net_size[1], net_size[0]), input_to_net)
+    if scale_net_to_output is None:
+        scale_net_to_output = sizing.scale_net_to_output(image_size, net_size)
+    upsampled = UpsampledMaps.from_net_output(maps, (net_size[1], net_size[0]), scale_input_to_net)
     return decode_maps(upsampled, layout, config, image_size=tuple(image_size),
-                       net_to_output=net_to_output)
+                       scale_net_to_output=scale_net_to_output)

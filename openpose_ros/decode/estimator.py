@@ -154,8 +154,8 @@ class BodyEstimator:
                 list(found.maps), layout, config,
                 image_size=found.sizes.image_size,
                 net_size=found.sizes.net_sizes[0],
-                input_to_net=found.sizes.input_to_net,
-                net_to_output=found.sizes.net_to_output,
+                scale_input_to_net=found.sizes.input_to_net,
+                scale_net_to_output=found.sizes.net_to_output,
             )
             for found in self.forward_maps(images)
         ]
