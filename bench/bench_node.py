@@ -156,7 +156,7 @@ def main() -> int:
             core_s.append(time.perf_counter() - start)
             start = time.perf_counter()
             node_s.append(driver.wait([driver.send(0, frame)]) - start)
-        node.on_shutdown(None)
+        node.stop()
         node.destroy_node()
         driver.node.destroy_node()
         # Best cases: the least disturbed runs of each (other processes share the 2 cores).
@@ -182,7 +182,7 @@ def main() -> int:
             driver.wait([driver.send(i, f) for i, f in enumerate(four)])
         node_fps = CAMERAS * BATCH_ROUNDS / (time.perf_counter() - start)
         sizes = list(node.estimator_stats.batch_sizes)
-        node.on_shutdown(None)
+        node.stop()
         node.destroy_node()
         driver.node.destroy_node()
     finally:

@@ -127,7 +127,7 @@ def graph(ros_context):
 
     yield executor, helper, make
     for node in made:
-        node.on_shutdown(None)
+        node.stop()
         node.destroy_node()
     executor.shutdown()
     helper.destroy_node()

@@ -80,7 +80,7 @@ def test_video_through_the_pose_node_equals_the_core(ros_context, video, models_
         sent = {stamp: index for stamp, index in source.stamps.items()}
     finally:
         executor.shutdown()
-        pose.on_shutdown(None)
+        pose.stop()
         for node in (pose, listener, source):
             node.destroy_node()
 

@@ -113,6 +113,6 @@ def test_lockstep_source_gets_every_frame_answered_by_a_slow_node(ros_context, t
             == list(range(5))
     finally:
         executor.shutdown()
-        pose.on_shutdown(None)
+        pose.stop()
         for node in (pose, listener, source):
             node.destroy_node()

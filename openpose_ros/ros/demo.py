@@ -211,7 +211,7 @@ def run(args: argparse.Namespace, ros_args: list[str] | None = None) -> int:
             seconds = time.monotonic() - start
             recorder.close()
             print(_summary(source, pose, recorder, seconds))
-            pose.on_shutdown(None)
+            pose.stop()
             for node in (source, pose, recorder):
                 node.destroy_node()
             executor.shutdown()

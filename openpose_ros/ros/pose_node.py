@@ -151,10 +151,7 @@ class PoseNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_worker()
-        if self.pipeline is not None:
-            self.pipeline.release()  # networks and cached GPU memory go back
-            self.pipeline = None
+        self.stop()  # networks and cached GPU memory go back; activate reloads them
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -163,18 +160,21 @@ class PoseNode(LifecycleNode):
             if cam.annotated_pub is not None:
                 self.destroy_publisher(cam.annotated_pub)
         self.cameras = []
-        if self.pipeline is not None:
-            self.pipeline.release()
-            self.pipeline = None
+        self.stop()
         self.estimator_stats = None
         return _SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop()
+        return _SUCCESS
+
+    def stop(self) -> None:
+        """Unsubscribe, finish the batch in flight and release the networks, in any state
+        (for shutdown paths that do not go through a lifecycle transition)."""
         self._stop_worker()
         if self.pipeline is not None:
             self.pipeline.release()
             self.pipeline = None
-        return _SUCCESS
 
     def _fail(self, problem: str) -> TransitionCallbackReturn:
         self.problem = problem
@@ -365,6 +365,6 @@ def main(args: list[str] | None = None) -> int:
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:
-            node.on_shutdown(None)
+            node.stop()
             node.destroy_node()
     return 0
