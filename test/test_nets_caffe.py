@@ -12,6 +12,7 @@ runs, only on fewer pixels. The files exercise both encodings: V2 ``layer`` and 
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ from helpers_caffe import (  # noqa: E402
     opencv_forward, random_layer_weights, truncated_prototxt, write_caffemodel,
 )
 
-from openpose_ros.nets import Body25Net, CocoNet, FaceNet, HandNet, MpiNet  # noqa: E402
+from openpose_ros.nets import Body25Net, CocoNet, FaceNet, HandNet, MpiNet, prepare_network  # noqa: E402
+from openpose_ros.nets.cpu_fast import FastConv2d  # noqa: E402
 from openpose_ros.nets.weights import (  # noqa: E402
     WeightFileError, load_caffemodel, load_state, save_state, state_from_network,
 )
@@ -68,17 +70,45 @@ def prototxt_dir(shared_data: Path) -> Path:
     return shared_data / "models" / "openpose_prototxt"
 
 
+@pytest.fixture(scope="module")
+def opencv_reference(caffemodel, prototxt_dir):
+    """``opencv_reference(name) -> (input, net_output)``, computed once per family."""
+
+    @functools.cache
+    def run(name: str) -> tuple[torch.Tensor, np.ndarray]:
+        _, prototxt, _, _, (h, w) = CASES[name]
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)) - 0.5
+        return x, opencv_forward(prototxt_dir / prototxt, caffemodel(name), x)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def loaded(caffemodel):
+    """``loaded(name)``: our network with that family's random caffemodel, loaded once."""
+    return functools.cache(lambda name: load_caffemodel(CASES[name][0](), caffemodel(name)))
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_opencv_caffe(name, caffemodel, prototxt_dir):
-    factory, prototxt, _, _, (h, w) = CASES[name]
-    torch.manual_seed(0)
-    x = torch.rand(1, 3, h, w) - 0.5
-    net = load_caffemodel(factory(), caffemodel(name))
+def test_matches_opencv_caffe(name, loaded, opencv_reference):
+    _, _, _, _, (h, w) = CASES[name]
+    x, reference = opencv_reference(name)
+    net = loaded(name)
     ours = net(x).numpy()
-    reference = opencv_forward(prototxt_dir / prototxt, caffemodel(name), x)
     assert ours.shape == reference.shape == (1, net.layout.num_channels, h // 8, w // 8)
     assert np.abs(reference).max() > 0.1, "degenerate random net: outputs vanished"
     assert _relative_error(ours, reference) < MAX_RELATIVE_ERROR
+
+
+@pytest.mark.parametrize("name", ["BODY_25", "COCO_18", "HAND_21"])
+def test_cpu_fast_path_matches_opencv_caffe(name, loaded, opencv_reference):
+    """The CPU fast path ``prepare_network`` applies by default (pre-packed oneDNN convs, fused
+    ReLU, Winograd F(4x4,3x3)) on the three graph kinds: PReLU triple blocks, two-branch and
+    single-branch CPM (MPI and face share the last two's code)."""
+    x, reference = opencv_reference(name)
+    net = prepare_network(copy.deepcopy(loaded(name)), "cpu")
+    assert any(isinstance(m, FastConv2d) and m.use_winograd for m in net.modules())
+    assert _relative_error(net(x).numpy(), reference) < MAX_RELATIVE_ERROR
 
 
 def test_mpi_four_stage_variant_matches_opencv(caffemodel, prototxt_dir, tmp_path):
@@ -93,10 +123,10 @@ def test_mpi_four_stage_variant_matches_opencv(caffemodel, prototxt_dir, tmp_pat
     assert _relative_error(ours, reference) < MAX_RELATIVE_ERROR
 
 
-def test_saved_state_round_trip(caffemodel, tmp_path):
+def test_saved_state_round_trip(loaded, tmp_path):
     """Our safetensors cache and a prefixed ``.pth`` conversion give the caffemodel's outputs."""
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2)) - 0.5
-    reference = load_caffemodel(HandNet(), caffemodel("HAND_21"))
+    reference = loaded("HAND_21")
     expected = reference(x)
     cache = save_state(reference, tmp_path / "hand.safetensors")
     assert torch.equal(load_state(HandNet(), cache)(x), expected)

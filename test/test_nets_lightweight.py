@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from openpose_ros.layouts import COCO_18
-from openpose_ros.nets import LightweightPoseNet, WeightFileError, load_model
+from openpose_ros.nets import LightweightPoseNet, WeightFileError, load_model, prepare_network
 
 ov = pytest.importorskip("openvino")
 cv2 = pytest.importorskip("cv2")
@@ -96,10 +96,14 @@ def float_irs(ir_xml: Path, tmp_path_factory) -> dict[str, Path]:
     return {"FP32": folder / "fp32.xml", "FP16": folder / "fp16.xml"}
 
 
-@pytest.mark.parametrize("form", ["FP32", "FP16"])
-def test_float_ir_forms_match_openvino_exactly(form, float_irs, images):
+@pytest.mark.parametrize("form, cpu_fast", [("FP32", False), ("FP16", False), ("FP32", True)])
+def test_float_ir_forms_match_openvino_exactly(form, cpu_fast, float_irs, images):
+    """Also with the CPU fast path (packed depthwise/1x1 convs, Winograd incl. the dilated
+    refinement convs) that ``prepare_network`` applies by default."""
     xml = float_irs[form]
     net = LightweightPoseNet.from_ir(xml)
+    if cpu_fast:
+        net = prepare_network(net, "cpu")
     for ours, ref in zip(_ours(net, images[:3]), _openvino_outputs(xml, images[:3])):
         assert ours.shape == ref.shape == (1, 57, 32, 57)
         assert np.abs(ours - ref).max() < 1e-4

@@ -82,14 +82,16 @@ def load_model(
     device: str | torch.device = "cpu",
     fp16: bool = False,
     channels_last: bool | None = None,
+    cpu_fast: bool = True,
 ) -> PoseNetwork:
     """The network ``name`` (case-insensitive: BODY_25, COCO_18, MPI_15, MPI_15_4, HAND_21,
     FACE_70, LIGHTWEIGHT_COCO_18) with verified weights, on ``device``, in eval mode.
 
     Raises ``ModelNotFoundError`` (what to download or place where) when the model is not
     installed and ``WeightFileError`` for a wrong, truncated or mismatched file.
+    ``device``, ``fp16``, ``channels_last`` and ``cpu_fast`` go to ``prepare_network``.
     """
     spec = model_spec(name)
     net = build_network(spec.name)
     _load_with_cache(net, locate(spec.name, models_dir), spec.name)
-    return prepare_network(net, device, fp16=fp16, channels_last=channels_last)
+    return prepare_network(net, device, fp16=fp16, channels_last=channels_last, cpu_fast=cpu_fast)
