@@ -207,9 +207,9 @@ def test_thresholds_change_at_run_time_and_structure_does_not(graph):
 
 def test_cameras_share_one_forward_pass_and_results_go_to_their_own_topics(graph):
     """Two and then four cameras through the real ``BodyEstimator`` (tiny network, net input
-    88x64): frames waiting together go through the network in one forward pass."""
+    64x48): frames waiting together go through the network in one forward pass."""
     executor, helper, make = graph
-    estimator = RecordingEstimator(TinyBodyNet(), EstimatorConfig(net_resolution=(-1, 64)))
+    estimator = RecordingEstimator(TinyBodyNet(), EstimatorConfig(net_resolution=(-1, 48)))
     cams = [f"/batch{i}" for i in range(4)]
     node, factory = make(estimator=estimator, image_topics=[f"{c}/image_raw" for c in cams],
                          batch_window=0.5)
