@@ -46,7 +46,7 @@ VIDEO = SHARED / "data/video/openpose_video.avi"
 SHARED_IR = SHARED / "data/models/intel_human_pose_estimation_0001_FP16-INT8"
 IR_NAME = "human-pose-estimation-0001"
 LATENCY_FRAMES = 12
-BATCH_ROUNDS = 3
+BATCH_ROUNDS = 5
 CAMERAS = 4
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
