@@ -17,9 +17,18 @@ PYTEST_ARGS ?=
 setup:
 	bash scripts/setup_env.sh
 
+# The lightweight model (Apache-2.0) comes from the models directory, else from ../shared
+# (linked, never copied into the repository), else it is downloaded by the demo.
 demo: setup
 	source env.sh
-	python -m openpose_ros.ros.demo --input "$(DEMO_INPUT)" --output "$(DEMO_OUTPUT)" $(DEMO_ARGS)
+	models="$${OPENPOSE_ROS_MODELS:-$$HOME/.cache/openpose_ros/models}"
+	ir="$$models/intel/human-pose-estimation-0001/FP16-INT8"
+	src="$(SHARED)/data/models/intel_human_pose_estimation_0001_FP16-INT8"
+	if [ ! -e "$$ir/human-pose-estimation-0001.xml" ] && [ -d "$$src" ]; then
+	  mkdir -p "$$ir" && ln -sf "$$src"/* "$$ir/"
+	fi
+	OPENPOSE_ROS_MODELS="$$models" python -m openpose_ros.ros.demo \
+	  --input "$(DEMO_INPUT)" --output "$(DEMO_OUTPUT)" $(DEMO_ARGS)
 
 test: setup
 	source env.sh
