@@ -29,13 +29,17 @@ CONTRACT = [
 
 @pytest.mark.parametrize("factory, layout, multiple, channels", CONTRACT)
 def test_module_contract(factory, layout, multiple, channels):
-    """Attributes and output shape, on a tiny 32x48 input (odd output sizes round up)."""
+    """Attributes and output shape on a tiny batch of two 32x48 inputs, plain and on the CPU
+    fast path (which must agree with the plain module)."""
     net = factory().eval()
     assert net.layout is layout and net.stride == 8 and net.input_multiple == multiple
     assert net.model_name and layout.num_channels == channels
-    out = net(torch.zeros(2, 3, 32, 48))
+    x = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(5)) - 0.5
+    out = net(x)
     assert out.shape == (2, channels, 4, 6) and out.dtype == torch.float32
     assert not out.requires_grad
+    fast = prepare_network(copy.deepcopy(net), "cpu")(x)
+    assert (fast - out).abs().max() <= 1e-4 * out.abs().max() + 1e-6
 
 
 def test_bad_input_shape_is_a_clear_error():

@@ -71,6 +71,23 @@ def _model_hint(net: nn.Module, problems: int, total: int) -> str:
     return f" ({problems} of {total} layers do not match: is this the weight file for {name}?)"
 
 
+def _layer_problem(name: str, module: nn.Module, layer: CaffeLayer | None) -> str | None:
+    """Why ``layer`` (from a file) cannot fill ``module``, or None when it can."""
+    kind, params = _expected(module)
+    if layer is None:
+        return f"layer {name!r} ({kind}) is missing from the file"
+    if layer.type and layer.type != kind:
+        return f"layer {name!r} is a {layer.type} in the file, the network expects {kind}"
+    if len(layer.blobs) != len(params):
+        return (f"layer {name!r} has {len(layer.blobs)} blobs, the network expects "
+                f"{len(params)} ({', '.join(p for p, _ in params)})")
+    for (pname, tensor), blob in zip(params, layer.blobs):
+        want = tuple(tensor.shape)
+        if not _shape_matches(blob.shape, want, blob.legacy_shape):
+            return f"layer {name!r} {pname}: expected shape {want}, found {blob.shape}"
+    return None
+
+
 def verify_layers(net: nn.Module, path: Path, found: Mapping[str, CaffeLayer]) -> None:
     """Raise ``WeightFileError`` for the first layer of ``net`` that ``found`` cannot fill.
 
@@ -78,31 +95,10 @@ def verify_layers(net: nn.Module, path: Path, found: Mapping[str, CaffeLayer]) -
     names ``path``, the layer, and the expected and found shapes, and counts the other misfits.
     """
     layers = named_caffe_layers(net)
-    first: str | None = None
-    problems = 0
-    for name, module in layers.items():
-        kind, params = _expected(module)
-        layer = found.get(name)
-        message = None
-        if layer is None:
-            message = f"layer {name!r} ({kind}) is missing from the file"
-        elif layer.type and layer.type != kind:
-            message = f"layer {name!r} is a {layer.type} in the file, the network expects {kind}"
-        elif len(layer.blobs) != len(params):
-            message = (f"layer {name!r} has {len(layer.blobs)} blobs, the network expects "
-                       f"{len(params)} ({', '.join(p for p, _ in params)})")
-        else:
-            for (pname, tensor), blob in zip(params, layer.blobs):
-                want = tuple(tensor.shape)
-                if not _shape_matches(blob.shape, want, blob.legacy_shape):
-                    message = (f"layer {name!r} {pname}: expected shape {want}, "
-                               f"found {blob.shape}")
-                    break
-        if message is not None:
-            problems += 1
-            first = first or message
-    if first is not None:
-        raise WeightFileError(f"{path}: {first}{_model_hint(net, problems, len(layers))}")
+    problems = [p for name, module in layers.items()
+                if (p := _layer_problem(name, module, found.get(name))) is not None]
+    if problems:
+        raise WeightFileError(f"{path}: {problems[0]}{_model_hint(net, len(problems), len(layers))}")
 
 
 @torch.no_grad()

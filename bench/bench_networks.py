@@ -1,0 +1,161 @@
+"""Network forward benchmark on this CPU: our BODY_25 vs OpenCV's Caffe importer, and our
+lightweight COCO-18 network vs the OpenVINO runtime on the same IR. Not a test.
+
+Run: ``.venv/bin/python bench/bench_networks.py`` (about 3 minutes; needs ../shared).
+
+* BODY_25: one random He-scaled caffemodel (the official weights are not on this machine),
+  loaded into ``cv2.dnn.readNetFromCaffe`` with the official prototxt and into our network
+  prepared as ``load_model`` would (``prepare_network(..., "cpu")``: channels-last, pre-packed
+  oneDNN convolutions, Winograd F(4x4,3x3)); same input, 368x368 and 656x368.
+* Lightweight: Intel's human-pose-estimation-0001 FP16-INT8 IR, 456x256, one real photo;
+  OpenVINO runs it with INT8 kernels, we run float32.
+
+Both run with 2 threads (``torch.set_num_threads(2)``, ``cv2.setNumThreads(2)``,
+``INFERENCE_NUM_THREADS=2``). Timings are medians of interleaved runs (A, B, A, B, ...) so a
+load spike from other processes hits both sides. PyTorch's OpenMP workers spin while waiting,
+so when other processes hold a core our two-thread wall time suffers more than OpenCV's or
+OpenVINO's (their pools block); a one-thread CPU-time ratio is printed too, which does not
+depend on other processes.
+Ratios are ``their time / our time`` (> 1: we are faster).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "test"))
+
+from helpers_caffe import random_layer_weights, write_caffemodel  # noqa: E402
+
+from openpose_ros.nets import Body25Net, LightweightPoseNet, prepare_network  # noqa: E402
+from openpose_ros.nets.weights import load_caffemodel  # noqa: E402
+
+SHARED = Path(os.environ.get("OPENPOSE_ROS_SHARED", REPO.parent / "shared")) / "data"
+PROTOTXT = SHARED / "models/openpose_prototxt/body_25/pose_deploy.prototxt"
+IR = SHARED / "models/intel_human_pose_estimation_0001_FP16-INT8/human-pose-estimation-0001.xml"
+PHOTOS = SHARED / "images/openpose_examples"
+THREADS = 2
+
+
+def bench_line(name: str, value: float, goal: str | None = None) -> None:
+    """``BENCH name value goal <op><target> met|missed`` or ``... goal measured``."""
+    if goal is None:
+        print(f"BENCH {name} {value:.4g} goal measured")
+        return
+    target = float(goal[2:])
+    met = value >= target if goal.startswith(">=") else value <= target
+    print(f"BENCH {name} {value:.4g} goal {goal} {'met' if met else 'missed'}")
+
+
+def interleaved(a: Callable[[], object], b: Callable[[], object], reps: int,
+                clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b`` run alternately ``reps`` times after one warm-up each."""
+    a(), b()
+    ta, tb = [], []
+    for _ in range(reps):
+        for fn, out in ((a, ta), (b, tb)):
+            start = clock()
+            fn()
+            out.append(clock() - start)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def bench_body25(folder: Path) -> None:
+    net = Body25Net()
+    caffemodel = write_caffemodel(folder / "body25.caffemodel", net,
+                                  random_layer_weights(net, seed=0))
+    ours = prepare_network(load_caffemodel(net, caffemodel), "cpu")
+    theirs = cv2.dnn.readNetFromCaffe(str(PROTOTXT), str(caffemodel))
+    theirs.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    theirs.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    ratios = {}
+    for w, h, reps in ((368, 368, 5), (656, 368, 5)):
+        x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(w)) - 0.5
+        blob = x.numpy()
+
+        def opencv() -> np.ndarray:
+            theirs.setInput(blob)
+            return theirs.forward()
+
+        ref = opencv()
+        err = float(np.abs(ours(x).numpy() - ref).max() / np.abs(ref).max())
+        t_cv, t_ours = interleaved(opencv, lambda: ours(x), reps)
+        ratios[(w, h)] = t_cv / t_ours
+        print(f"BODY_25 {w}x{h}: cv2.dnn {1e3 * t_cv:.0f} ms, ours {1e3 * t_ours:.0f} ms, "
+              f"ratio {t_cv / t_ours:.2f}, relative difference {err:.1e}")
+        bench_line(f"body25_cpu_forward_ms_{w}x{h}", 1e3 * t_ours)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    x = torch.rand(1, 3, 368, 368) - 0.5
+    theirs.setInput(x.numpy())
+    t_cv, t_ours = interleaved(lambda: theirs.forward(), lambda: ours(x), 3, time.process_time)
+    torch.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(f"BODY_25 368x368, one thread, CPU time: cv2.dnn {1e3 * t_cv:.0f} ms, "
+          f"ours {1e3 * t_ours:.0f} ms")
+    bench_line("body25_cpu_forward_vs_cv2dnn_368x368", ratios[(368, 368)])
+    bench_line("body25_cpu_forward_vs_cv2dnn_1thread_cputime_368x368", t_cv / t_ours)
+    bench_line("body25_cpu_forward_vs_cv2dnn", ratios[(656, 368)], ">=1.0")
+
+
+def _photo(path: Path) -> np.ndarray:
+    """Raw BGR ``[1,3,256,456]`` float32 in 0..255, area-resized."""
+    img = cv2.resize(cv2.imread(str(path)), (456, 256), interpolation=cv2.INTER_AREA)
+    return img.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def bench_lightweight() -> None:
+    import openvino as ov
+
+    ours = prepare_network(LightweightPoseNet.from_ir(IR), "cpu")
+    compiled = ov.Core().compile_model(
+        str(IR), "CPU", {"INFERENCE_NUM_THREADS": THREADS, "PERFORMANCE_HINT": "LATENCY"}
+    )
+    request = compiled.create_infer_request()
+    photos = [_photo(p) for p in sorted(PHOTOS.glob("*.jpg"))]
+    raw = photos[0]
+    x = torch.from_numpy(raw / 256.0 - 0.5)
+    t_ov, t_ours = interleaved(lambda: request.infer([raw]), lambda: ours(x), 20)
+    print(f"lightweight 456x256: openvino INT8 {1e3 * t_ov:.1f} ms, ours float32 "
+          f"{1e3 * t_ours:.1f} ms")
+    diffs = []
+    for img in photos:
+        outs = list(request.infer([img]).values())
+        ref = np.concatenate([next(o for o in outs if o.shape[1] == 19),
+                              next(o for o in outs if o.shape[1] == 38)], axis=1)
+        diffs.append(np.abs(ours(torch.from_numpy(img / 256.0 - 0.5)).numpy() - ref))
+    diff = np.stack(diffs)
+    print(f"lightweight vs openvino on {len(photos)} photos: max |diff| {diff.max():.3f}, "
+          f"mean {diff.mean():.4f}")
+    bench_line("lightweight_cpu_forward_ms", 1e3 * t_ours)
+    bench_line("lightweight_cpu_forward_vs_openvino", t_ov / t_ours, ">=0.5")
+    bench_line("lightweight_vs_openvino_max_abs_diff", float(diff.max()))
+
+
+def main() -> int:
+    if not PROTOTXT.is_file() or not IR.is_file():
+        print(f"needs the shared data folder at {SHARED.parent}", file=sys.stderr)
+        return 1
+    torch.set_num_threads(THREADS)
+    cv2.setNumThreads(THREADS)
+    print(f"torch {torch.__version__}, OpenCV {cv2.__version__}, {THREADS} threads")
+    with tempfile.TemporaryDirectory() as folder:
+        bench_body25(Path(folder))
+    bench_lightweight()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
