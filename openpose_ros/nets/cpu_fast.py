@@ -35,6 +35,8 @@ _STRIP_FLOATS = 1 << 20
 # Winograd beats oneDNN's direct 3x3 kernel once both channel counts are this wide (measured:
 # 1.4-2.8x at 96-512 channels, slower below ~96 where the transforms dominate).
 _MIN_CHANNELS = 96
+# Input shapes whose packed weights are kept per layer (multi-scale runs use a few sizes).
+_PACKED_SHAPES = 8
 
 
 def winograd_eligible(conv: nn.Conv2d) -> bool:
@@ -59,15 +61,19 @@ class FastConv2d(nn.Conv2d):
         return (self.weight._version, self.bias._version if self.bias is not None else 0)
 
     def _packed(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """The weight in oneDNN's blocked layout for inputs of ``shape`` (a few kept)."""
         cache = self.__dict__.setdefault("_packed_cache", {})
-        key = (shape, self._weight_key())
-        if key not in cache:
-            cache.clear()
-            cache[key] = torch._C._nn.mkldnn_reorder_conv2d_weight(
+        key = self._weight_key()
+        entry = cache.get(shape)
+        if entry is None or entry[0] != key:
+            if len(cache) >= _PACKED_SHAPES:
+                cache.clear()
+            packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
                 self.weight.detach().to_mkldnn(), list(self.padding), list(self.stride),
                 list(self.dilation), self.groups, list(shape),
             )
-        return cache[key]
+            entry = cache[shape] = (key, packed)
+        return entry[1]
 
     def _winograd_weight(self) -> torch.Tensor:
         """``U = G g G^T`` as ``[36, C_in, C_out]`` (float64 maths, float32 result)."""

@@ -70,6 +70,7 @@ class IrGraph:
             self.layers[dst].inputs[int(edge.get("to-port"))] = (src, edge.get("from-port"))
             self.consumers.setdefault(src, []).append(dst)
         self._cache: dict[str, np.ndarray] = {}
+        self._is_constant: dict[str, bool] = {}
 
     @cached_property
     def blob(self) -> bytes:
@@ -138,11 +139,19 @@ class IrGraph:
         )
 
     def is_constant(self, layer: IrLayer) -> bool:
-        if layer.type == "Const":
-            return True
-        if layer.type == "Parameter" or not layer.inputs:
-            return False
-        return all(self.is_constant(self.input_of(layer, p)) for p in range(len(layer.inputs)))
+        """True when ``layer`` depends on constants only (memoised: residual joins would
+        otherwise revisit the same ancestors many times)."""
+        known = self._is_constant
+        if layer.id not in known:
+            if layer.type == "Const":
+                known[layer.id] = True
+            elif layer.type == "Parameter" or not layer.inputs:
+                known[layer.id] = False
+            else:
+                known[layer.id] = all(
+                    self.is_constant(self.input_of(layer, p)) for p in range(len(layer.inputs))
+                )
+        return known[layer.id]
 
 
 def _fake_quantize(x, in_lo, in_hi, out_lo, out_hi, levels: int) -> np.ndarray:
