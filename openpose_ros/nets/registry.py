@@ -23,7 +23,7 @@ from openpose_ros.nets.weights import WeightFileError
 
 __all__ = [
     "ModelFile", "ModelSpec", "MODELS", "ModelNotFoundError", "DownloadError", "model_spec",
-    "resolve_models_dir", "locate", "verify_file", "download", "main",
+    "resolve_models_dir", "locate", "ensure_installed", "verify_file", "download", "main",
 ]
 
 OPENPOSE_URLS = (
@@ -219,6 +219,27 @@ def download(name: str, models_dir: str | Path | None = None, *, timeout: float 
         if entry.sha256:
             _store_hash(root, entry.path, path.stat(), entry.sha256)
     return locate(name, root)
+
+
+def ensure_installed(names: Sequence[str], models_dir: str | Path | None = None, *,
+                     download_missing: bool = True, timeout: float = 5.0) -> str | None:
+    """Make sure every model in ``names`` is installed, downloading what is missing unless
+    ``download_missing`` is false. Returns None when all are there, else the message that
+    says what to download or place where (the callers print it and stop)."""
+    for name in names:
+        try:
+            locate(name, models_dir)
+        except ModelNotFoundError as missing:
+            if not download_missing:
+                return str(missing)
+            print(f"{name} is not installed; downloading it", file=sys.stderr)
+            try:
+                download(name, models_dir, timeout=timeout)
+            except (DownloadError, WeightFileError) as err:
+                return f"{missing}\n{err}"
+        except WeightFileError as err:
+            return str(err)
+    return None
 
 
 def _print_table(root: Path) -> None:

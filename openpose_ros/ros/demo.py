@@ -116,30 +116,14 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 def ensure_models(args: argparse.Namespace) -> bool:
     """Every model the run needs is installed, downloading what is missing (unless
     ``--no-download``); False, with the registry's what-to-do printed, when one cannot be had."""
-    from openpose_ros.nets.registry import (DownloadError, ModelNotFoundError, download,
-                                            locate)
-    from openpose_ros.nets.weights import WeightFileError
+    from openpose_ros.nets.registry import ensure_installed
 
-    models_dir = args.models_dir or None
     names = [args.model] + ["HAND_21"] * args.hand + ["FACE_70"] * args.face
-    for name in names:
-        try:
-            locate(name, models_dir)
-            continue
-        except ModelNotFoundError as missing:
-            if args.no_download:
-                print(f"demo: {missing}", file=sys.stderr)
-                return False
-            print(f"demo: {name} is not installed; downloading it", file=sys.stderr)
-            try:
-                download(name, models_dir, timeout=5.0)
-            except (DownloadError, WeightFileError) as err:
-                print(f"demo: {missing}\n{err}", file=sys.stderr)
-                return False
-        except WeightFileError as err:
-            print(f"demo: {err}", file=sys.stderr)
-            return False
-    return True
+    problem = ensure_installed(names, args.models_dir or None,
+                               download_missing=not args.no_download)
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
+    return problem is None
 
 
 def _pose_parameters(args: argparse.Namespace) -> list[Parameter]:

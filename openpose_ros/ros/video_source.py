@@ -26,68 +26,14 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+from openpose_ros.frames import FrameReader, VideoSourceError
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.images import array_to_image
 from openpose_ros.ros.session import ros_session
 
 __all__ = ["VideoSource", "FrameReader", "VideoSourceError", "load_camera_info", "main"]
 
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _FOLDER_RATE = 10.0
-
-
-class VideoSourceError(ValueError):
-    """The input path or the camera-info file cannot be used."""
-
-
-class FrameReader:
-    """BGR frames of a video file (OpenCV) or of a folder's images in name order."""
-
-    def __init__(self, path: str | Path) -> None:
-        import cv2
-
-        self.path = Path(path).expanduser()
-        self._capture = None
-        self._files: list[Path] = []
-        self._next = 0
-        if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir()
-                                 if p.suffix.lower() in _IMAGE_SUFFIXES)
-            if not self._files:
-                raise VideoSourceError(f"{self.path}: no images ({', '.join(_IMAGE_SUFFIXES)})")
-            self.fps = 0.0
-        elif self.path.is_file():
-            self._capture = cv2.VideoCapture(str(self.path))
-            if not self._capture.isOpened():
-                raise VideoSourceError(f"{self.path}: OpenCV cannot open this video")
-            self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        else:
-            raise VideoSourceError(f"{self.path}: no such video file or image folder")
-
-    def read(self) -> np.ndarray | None:
-        """The next frame (``H x W x 3`` uint8 BGR), or None at the end."""
-        import cv2
-
-        if self._capture is not None:
-            ok, frame = self._capture.read()
-            return frame if ok else None
-        while self._next < len(self._files):
-            frame = cv2.imread(str(self._files[self._next]), cv2.IMREAD_COLOR)
-            self._next += 1
-            if frame is not None:  # unreadable files are skipped
-                return frame
-        return None
-
-    def rewind(self) -> None:
-        import cv2
-
-        if self._capture is not None:
-            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        self._next = 0
-
-    def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
 
 
 def load_camera_info(url: str) -> CameraInfo:
