@@ -60,6 +60,12 @@ class Layout:
             self, "_index", MappingProxyType({n: i for i, n in enumerate(self.part_names)})
         )
 
+    def __deepcopy__(self, memo: dict) -> "Layout":
+        return self  # immutable shared table: copies (of networks, results) share it
+
+    def __reduce__(self):
+        return layout_by_name, (self.name,)
+
     @property
     def num_parts(self) -> int:
         """Number of joints (excluding the background channel)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 
 import torch
 from torch import nn
@@ -37,15 +36,6 @@ class PoseNetwork(nn.Module):
         self.model_name = model_name
         self.input_multiple = input_multiple
         self.channels_last = False
-
-    def __deepcopy__(self, memo: dict) -> "PoseNetwork":
-        # Layouts are immutable shared tables (and hold a mappingproxy, which deepcopy cannot
-        # copy): the copy shares the same Layout object.
-        memo[id(self.layout)] = self.layout
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
-        return clone
 
     @property
     def num_output_channels(self) -> int:
