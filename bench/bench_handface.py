@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from bench_common import bench_line
 from openpose_ros.handface import HandFaceConfig, HandFaceDetector, face_boxes, hand_boxes
 from openpose_ros.layouts import BODY_25
 from openpose_ros.nets.body25 import Body25Net
@@ -126,9 +127,8 @@ def main() -> None:
           f"one at a time {cpu['single'] / 20 * 1e3:.0f} ms ({cpu['single'] / cpu['batched']:.2f}x)")
 
     speedup = seconds["single10"] / seconds["batched10"]
-    print(f"BENCH hands_faces_batched_speedup_10people {speedup:.2f} goal >=3 "
-          f"{'met' if speedup >= 3 else 'missed'}")
-    print(f"BENCH hands_faces_cost_vs_body_4people {seconds['batched4'] / body_s:.2f} goal measured")
+    print(bench_line("hands_faces_batched_speedup_10people", speedup, ">=3", digits=3))
+    print(bench_line("hands_faces_cost_vs_body_4people", seconds["batched4"] / body_s, digits=3))
 
 
 if __name__ == "__main__":

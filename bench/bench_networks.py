@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO / "test"))
 
 from helpers_caffe import random_layer_weights, write_caffemodel  # noqa: E402
 
+from bench_common import bench_line  # noqa: E402
+
 from openpose_ros.nets import Body25Net, LightweightPoseNet, prepare_network  # noqa: E402
 from openpose_ros.nets.weights import load_caffemodel  # noqa: E402
 
@@ -49,14 +51,8 @@ PHOTOS = SHARED / "images/openpose_examples"
 THREADS = 2
 
 
-def bench_line(name: str, value: float, goal: str | None = None) -> None:
-    """``BENCH name value goal <op><target> met|missed`` or ``... goal measured``."""
-    if goal is None:
-        print(f"BENCH {name} {value:.4g} goal measured")
-        return
-    target = float(goal[2:])
-    met = value >= target if goal.startswith(">=") else value <= target
-    print(f"BENCH {name} {value:.4g} goal {goal} {'met' if met else 'missed'}")
+def report(name: str, value: float, goal: str | None = None) -> None:
+    print(bench_line(name, value, goal, digits=4))
 
 
 def interleaved(a: Callable[[], object], b: Callable[[], object], reps: int,
@@ -95,7 +91,7 @@ def bench_body25(folder: Path) -> None:
         ratios[(w, h)] = t_cv / t_ours
         print(f"BODY_25 {w}x{h}: cv2.dnn {1e3 * t_cv:.0f} ms, ours {1e3 * t_ours:.0f} ms, "
               f"ratio {t_cv / t_ours:.2f}, relative difference {err:.1e}")
-        bench_line(f"body25_cpu_forward_ms_{w}x{h}", 1e3 * t_ours)
+        report(f"body25_cpu_forward_ms_{w}x{h}", 1e3 * t_ours)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     x = torch.rand(1, 3, 368, 368) - 0.5
@@ -105,9 +101,9 @@ def bench_body25(folder: Path) -> None:
     cv2.setNumThreads(THREADS)
     print(f"BODY_25 368x368, one thread, CPU time: cv2.dnn {1e3 * t_cv:.0f} ms, "
           f"ours {1e3 * t_ours:.0f} ms")
-    bench_line("body25_cpu_forward_vs_cv2dnn_368x368", ratios[(368, 368)])
-    bench_line("body25_cpu_forward_vs_cv2dnn_1thread_cputime_368x368", t_cv / t_ours)
-    bench_line("body25_cpu_forward_vs_cv2dnn", ratios[(656, 368)], ">=1.0")
+    report("body25_cpu_forward_vs_cv2dnn_368x368", ratios[(368, 368)])
+    report("body25_cpu_forward_vs_cv2dnn_1thread_cputime_368x368", t_cv / t_ours)
+    report("body25_cpu_forward_vs_cv2dnn", ratios[(656, 368)], ">=1.0")
 
 
 def _photo(path: Path) -> np.ndarray:
@@ -139,9 +135,9 @@ def bench_lightweight() -> None:
     diff = np.stack(diffs)
     print(f"lightweight vs openvino on {len(photos)} photos: max |diff| {diff.max():.3f}, "
           f"mean {diff.mean():.4f}")
-    bench_line("lightweight_cpu_forward_ms", 1e3 * t_ours)
-    bench_line("lightweight_cpu_forward_vs_openvino", t_ov / t_ours, ">=0.5")
-    bench_line("lightweight_vs_openvino_max_abs_diff", float(diff.max()))
+    report("lightweight_cpu_forward_ms", 1e3 * t_ours)
+    report("lightweight_cpu_forward_vs_openvino", t_ov / t_ours, ">=0.5")
+    report("lightweight_vs_openvino_max_abs_diff", float(diff.max()))
 
 
 def main() -> int:

@@ -35,6 +35,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from bench_common import bench_line  # noqa: E402
+
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.pipeline import PipelineConfig, PosePipeline
 from openpose_ros.ros.images import array_to_image
@@ -50,14 +52,6 @@ BATCH_ROUNDS = 5
 CAMERAS = 4
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 SENSOR = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-def bench_line(name: str, value: float, goal: str | None = None) -> str:
-    if goal is None:
-        return f"BENCH {name} {value:.4g} goal measured"
-    op, target = goal[:2], float(goal[2:])
-    met = value <= target if op == "<=" else value >= target
-    return f"BENCH {name} {value:.4g} goal {goal} {'met' if met else 'missed'}"
 
 
 def read_frames(count: int) -> list[np.ndarray]:

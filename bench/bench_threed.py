@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import math
 import statistics
 import sys
@@ -38,6 +39,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_common import bench_line  # noqa: E402
 
 from openpose_ros.layouts import BODY_25  # noqa: E402
 from openpose_ros.threed.calibration_io import load_calibration  # noqa: E402
@@ -60,23 +63,17 @@ from openpose_ros.threed.sync import StampSynchronizer, SyncConfig  # noqa: E402
 from openpose_ros.threed.tracking import Tracker3D  # noqa: E402
 from openpose_ros.threed.triangulate import TriangulationConfig, triangulate_plain_dlt  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "multiview"
+DATA = Path(os.environ.get("OPENPOSE_ROS_SHARED", REPO.parent / "shared")) / "data" / "multiview"
 PANOPTIC = DATA / "panoptic_160906_band1_gt3d"
 POSE2SIM = DATA / "pose2sim_demo"
 MS = 1_000_000
 
 
-def bench_line(name: str, value: float, goal: str | None = None) -> None:
-    """``BENCH <name> <value> goal <op><target> met|missed`` or ``... goal measured``."""
-    if goal is None:
-        print(f"BENCH {name} {value:.3g} goal measured")
-        return
-    op, target = goal[:2], float(goal[2:])
-    met = value <= target if op == "<=" else value >= target
-    print(f"BENCH {name} {value:.3g} goal {goal} {'met' if met else 'missed'}")
-
-
 # --- 1. time per set ------------------------------------------------------------------------
+def report(name: str, value: float, goal: str | None = None) -> None:
+    print(bench_line(name, value, goal, digits=3))
+
+
 def _panoptic():
     rig = load_calibration(PANOPTIC / "calibration_160906_band1.json").rig()
     _, joints, conf = load_panoptic_bodies(PANOPTIC / "hdPose3d_stage1_coco19/body3DScene_00000168.json")
@@ -343,20 +340,20 @@ def sync_benchmark() -> None:
           "  a large slop it pairs frames far apart (see the spread), and it never drops the messages\n"
           "  it skips, which later join other sets.")
     free, hwsync = SYNC_REGIMES[1], SYNC_REGIMES[0]
-    bench_line("sync_speedup_8cam", speedups[free.name, 8], ">=10")
-    bench_line("sync_speedup_8cam_hwsync", speedups[hwsync.name, 8])
+    report("sync_speedup_8cam", speedups[free.name, 8], ">=10")
+    report("sync_speedup_8cam_hwsync", speedups[hwsync.name, 8])
     messages = _stream_messages(8, 100, free, seed=8)
     runs = compare_matchers(messages, 8, free.slop_s, turns=3, rclpy_time=True)
     print(f"  free-running, slop 33 ms, 8 cameras, the matcher on message_filters' rclpy Time/Duration"
           f" objects: {runs['rclpy'].us:.1f} us/message, ours {runs['ours'].us:.1f}")
-    bench_line("sync_speedup_8cam_vs_rclpy_time", runs["rclpy"].us / runs["ours"].us)
+    report("sync_speedup_8cam_vs_rclpy_time", runs["rclpy"].us / runs["ours"].us)
     # The node's own settings (sets of >= 2 cameras, slop 15 ms) on free-running cameras.
     messages = _stream_messages(8, 200, free, seed=8)
     sync = StampSynchronizer(SyncConfig(8, slop_s=0.015, queue_size=10, min_views=2))
     start = time.process_time()
     for message in messages:
         sync.add(*message)
-    bench_line("sync_us_per_message_8cam_default", (time.process_time() - start) / len(messages) * 1e6)
+    report("sync_us_per_message_8cam_default", (time.process_time() - start) / len(messages) * 1e6)
 
 
 # --- 3. accuracy ----------------------------------------------------------------------------
@@ -408,26 +405,26 @@ def main() -> None:
         print(f"  {cams:2d} cameras: " + "  ".join(f"{p:2d} people {t:6.2f}" for p, t in row.items()))
         if cams == 8:
             headline = row[5]
-    bench_line("triangulate_8cam_5people_ms", headline, "<=10")
+    report("triangulate_8cam_5people_ms", headline, "<=10")
     # OpenPose refines only joints whose linear fit is off by > 3 px (the default here too);
     # refining every joint shows what the Levenberg-Marquardt stage costs on its own.
     refine_all = ReconstructionConfig(triangulation=TriangulationConfig(refine_min_error_px=0.0))
-    bench_line("triangulate_8cam_5people_refine_all_ms", time_per_set(rig_all, poses, 8, 5, config=refine_all))
+    report("triangulate_8cam_5people_refine_all_ms", time_per_set(rig_all, poses, 8, 5, config=refine_all))
     scipy_lm = ReconstructionConfig(triangulation=TriangulationConfig(refine_min_error_px=0.0, refine_solver="scipy"))
-    bench_line("triangulate_8cam_5people_scipy_refine_all_ms", time_per_set(rig_all, poses, 8, 5, config=scipy_lm))
+    report("triangulate_8cam_5people_scipy_refine_all_ms", time_per_set(rig_all, poses, 8, 5, config=scipy_lm))
 
     sync_benchmark()
 
     for cams in (3, 5, 10):
         ours, plain, found = panoptic_mpjpe(rig_all, poses, cams)
         print(f"Panoptic {cams} cameras: {found:.0%} of ground-truth joints reconstructed")
-        bench_line(f"panoptic_mpjpe_{cams}cam_mm", ours, "<=20" if cams == 5 else None)
-        bench_line(f"panoptic_mpjpe_{cams}cam_plain_dlt_mm", plain)
+        report(f"panoptic_mpjpe_{cams}cam_mm", ours, "<=20" if cams == 5 else None)
+        report(f"panoptic_mpjpe_{cams}cam_plain_dlt_mm", plain)
 
     ours_px, theirs_px, dist_mm = pose2sim_reprojection()
-    bench_line("pose2sim_reprojection_px", ours_px, f"<={theirs_px:.3g}")
-    bench_line("pose2sim_own_reprojection_px", theirs_px)
-    bench_line("pose2sim_3d_distance_to_theirs_mm", dist_mm)
+    report("pose2sim_reprojection_px", ours_px, f"<={theirs_px:.3g}")
+    report("pose2sim_own_reprojection_px", theirs_px)
+    report("pose2sim_3d_distance_to_theirs_mm", dist_mm)
 
 
 if __name__ == "__main__":
