@@ -8,7 +8,7 @@ can be compared with the core's output on the same frame bit for bit.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 

@@ -22,7 +22,6 @@ from torch import nn
 from openpose_ros.handface import HandFaceConfig, HandFaceDetector, face_boxes, hand_boxes
 from openpose_ros.handface.crop import crop_affine, crop_boxes, images_to_tensor, normalise_bgr
 from openpose_ros.handface.peaks import heatmap_argmax
-from openpose_ros.decode.resize import upsample_openpose
 from openpose_ros.layouts import COCO_18, HAND_21
 from openpose_ros.people import empty_keypoints
 

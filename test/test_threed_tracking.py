@@ -15,7 +15,6 @@ J = BODY_25.num_parts
 
 def _people(bodies: np.ndarray) -> People3D:
     bodies = np.asarray(bodies, dtype=np.float64).reshape(-1, J, 3)
-    n = len(bodies)
     valid = np.isfinite(bodies).all(-1)
     return People3D(BODY_25, bodies, valid * 0.9, valid * 3, np.where(valid, 1.0, np.nan))
 
