@@ -37,6 +37,7 @@ from openpose_ros.threed.datasets import (  # noqa: E402
     to_layout,
 )
 from openpose_ros.threed.evaluation import (  # noqa: E402
+    crowd_on_floor,
     detection_errors,
     kept_view_error,
     match_people,
@@ -81,22 +82,10 @@ def _with_feet(poses: np.ndarray) -> np.ndarray:
     return out
 
 
-def _crowd(poses: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    spots: list[np.ndarray] = []
-    while len(spots) < n:
-        p = rng.uniform(-1.0, 1.0, 2)
-        if all(np.hypot(*(p - q)) > 0.6 for q in spots):
-            spots.append(p)
-    base = poses[np.arange(n) % len(poses)]
-    shift = np.zeros((n, 3))
-    shift[:, [0, 2]] = np.array(spots) - np.nanmean(base, axis=1)[:, [0, 2]]
-    return base + shift[:, None]
-
-
 def time_per_set(rig_all, poses, num_cameras: int, num_people: int, sets: int = 12,
                  config: ReconstructionConfig = ReconstructionConfig()) -> float:
     rng = np.random.default_rng(1000 * num_cameras + num_people)
-    people = _crowd(_with_feet(poses), num_people, rng)
+    people = crowd_on_floor(_with_feet(poses), num_people, rng, extent=1.0, min_gap=0.6)
     rig = rig_all.subset(spread_cameras(rig_all, people, num_cameras, min_visible=0.3))
     rec, tracker = Reconstructor(rig, config), Tracker3D()
     inputs = [synthetic_views(rig, BODY_25, people, rng)[0] for _ in range(sets)]

@@ -15,7 +15,8 @@ from openpose_ros.threed.associate import AssociationConfig, associate, epipolar
 from openpose_ros.threed.calibration_io import load_calibration
 from openpose_ros.threed.cameras import fundamental_matrices
 from openpose_ros.threed.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout
-from openpose_ros.threed.evaluation import mpjpe_mm, spread_cameras, synthetic_views
+from openpose_ros.threed.evaluation import (crowd_on_floor, mpjpe_mm, spread_cameras,
+                                            synthetic_views)
 from openpose_ros.threed.reconstruct import Reconstructor
 
 PANOPTIC = "multiview/panoptic_160906_band1_gt3d"
@@ -28,20 +29,6 @@ def panoptic(shared_data):
     return rig, to_layout(np.where((conf > 0.1)[..., None], joints, np.nan), PANOPTIC_JOINTS19)
 
 
-def _crowd(poses: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` people: the Panoptic poses moved to random floor spots (x, z; y is vertical) 0.7 m apart."""
-    spots: list[np.ndarray] = []
-    while len(spots) < n:
-        p = rng.uniform(-1.3, 1.3, 2)
-        if all(np.hypot(*(p - q)) > 0.7 for q in spots):
-            spots.append(p)
-    base = poses[np.arange(n) % len(poses)]
-    centre = np.nanmean(base, axis=1)
-    shift = np.zeros((n, 3))
-    shift[:, [0, 2]] = np.array(spots) - centre[:, [0, 2]]
-    return base + shift[:, None]
-
-
 def _truth_of(order, names, sources):
     """Ground-truth ids behind each hypothesis' 2D people."""
     return [{int(order[names[v]][i]) for v, i in enumerate(row) if i >= 0} for row in sources]
@@ -51,7 +38,7 @@ def _truth_of(order, names, sources):
 def test_association_is_pure_and_complete(panoptic, num_people):
     rig, poses = panoptic
     rng = np.random.default_rng(num_people)
-    people = _crowd(poses, num_people, rng)
+    people = crowd_on_floor(poses, num_people, rng)
     rig = rig.subset(spread_cameras(rig, people, 8, min_visible=0.5))
     views, order = synthetic_views(rig, BODY_25, people, rng, corrupt=False)
     pts = [c.undistort(views[c.name].body[..., :2]) for c in rig.cameras]
@@ -73,7 +60,7 @@ def test_association_is_pure_and_complete(panoptic, num_people):
 def test_reconstruction_of_crowds_with_wrong_detections(panoptic, num_people):
     rig, poses = panoptic
     rng = np.random.default_rng(20 + num_people)
-    people = _crowd(poses, num_people, rng)
+    people = crowd_on_floor(poses, num_people, rng)
     rig = rig.subset(spread_cameras(rig, people, 8, min_visible=0.5))
     out = Reconstructor(rig).reconstruct(synthetic_views(rig, BODY_25, people, rng)[0])
     assert num_people <= len(out.people) <= num_people + 1  # at most one ghost from two wrong views

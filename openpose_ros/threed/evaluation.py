@@ -91,6 +91,21 @@ def synthetic_views(rig: Rig, layout: Layout, truth: np.ndarray, rng: np.random.
     return views, order
 
 
+def crowd_on_floor(poses: np.ndarray, n: int, rng: np.random.Generator, *,
+                   extent: float = 1.3, min_gap: float = 0.7) -> np.ndarray:
+    """``n`` people from ``poses`` ``[K, J, 3]`` (cycled), each moved to a random floor spot
+    (x, z within +-``extent``; y is vertical, as in Panoptic) at least ``min_gap`` apart."""
+    spots: list[np.ndarray] = []
+    while len(spots) < n:
+        p = rng.uniform(-extent, extent, 2)
+        if all(np.hypot(*(p - q)) > min_gap for q in spots):
+            spots.append(p)
+    base = poses[np.arange(n) % len(poses)]
+    shift = np.zeros((n, 3))
+    shift[:, [0, 2]] = np.array(spots) - np.nanmean(base, axis=1)[:, [0, 2]]
+    return base + shift[:, None]
+
+
 def match_people(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one matching of poses ``a [A, J, 3]`` and ``b [B, J, 3]`` by mean shared-joint distance."""
     d = np.linalg.norm(a[:, None] - b[None], axis=-1)
