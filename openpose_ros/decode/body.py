@@ -150,12 +150,12 @@ def decode_maps(
         inter_min_above_threshold=config.inter_min_above_threshold,
         nms_threshold=config.nms_threshold,
     )
-    keep = scores > 1e-6
-    # Only these small arrays leave the device.
-    limb, a, b = (t[keep].cpu().numpy() for t in (candidates.limb, candidates.a, candidates.b))
+    keep = torch.nonzero(scores > 1e-6).squeeze(1)
+    # Only these small arrays leave the device, in three transfers.
+    limb, a, b = torch.stack([candidates.limb, candidates.a, candidates.b])[:, keep].cpu().numpy()
     score = scores[keep].cpu().numpy()
-    peak_xy = torch.stack([peaks.x, peaks.y], dim=1).cpu().numpy()
-    peak_score = peaks.score.cpu().numpy()
+    peak_x, peak_y, peak_score = torch.stack([peaks.x, peaks.y, peaks.score]).cpu().numpy()
+    peak_xy = np.stack([peak_x, peak_y], axis=1)
     peak_part = peaks.part.cpu().numpy()
     peak_rank = np.arange(len(peak_part)) - peaks.start.cpu().numpy()[peak_part]
 

@@ -38,19 +38,23 @@ class LimbCandidates:
 
 
 def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
-    """Every (limb, A candidate, B candidate) triple, limb-major, then A-major (tensor ops only)."""
-    device = peaks.part.device
-    pairs = torch.tensor(layout.paf_pairs, dtype=torch.long, device=device).reshape(-1, 2)
-    counts = peaks.start[1:] - peaks.start[:-1]
+    """Every (limb, A candidate, B candidate) triple, limb-major, then A-major.
+
+    Built on the host from the per-part counts (``J + 1`` numbers): a handful of NumPy calls
+    instead of a dozen small tensor ops, then one transfer to the maps' device.
+    """
+    start = peaks.start.cpu().numpy()
+    pairs = np.asarray(layout.paf_pairs, dtype=np.int64).reshape(-1, 2)
+    counts = np.diff(start)
     n_a, n_b = counts[pairs[:, 0]], counts[pairs[:, 1]]
     per_limb = n_a * n_b
-    limb = torch.repeat_interleave(torch.arange(len(pairs), device=device), per_limb)
-    first = torch.cumsum(per_limb, 0) - per_limb
-    local = torch.arange(len(limb), device=device) - first[limb]
-    i, j = local // n_b[limb], local % n_b[limb]
-    a = peaks.start[pairs[limb, 0]] + i
-    b = peaks.start[pairs[limb, 1]] + j
-    return LimbCandidates(limb=limb, a=a, b=b)
+    limb = np.repeat(np.arange(len(pairs)), per_limb)
+    local = np.arange(len(limb)) - np.repeat(np.cumsum(per_limb) - per_limb, per_limb)
+    nb = n_b[limb]
+    a = start[pairs[limb, 0]] + local // np.maximum(nb, 1)
+    b = start[pairs[limb, 1]] + local % np.maximum(nb, 1)
+    triples = torch.from_numpy(np.stack([limb, a, b])).to(peaks.part.device)
+    return LimbCandidates(limb=triples[0], a=triples[1], b=triples[2])
 
 
 @lru_cache(maxsize=16)
@@ -67,21 +71,27 @@ def _allowed_failures_table(min_above: float) -> np.ndarray:
     return table
 
 
-def _sample_scores(
-    maps: UpsampledMaps | DenseMaps,
-    paf: torch.Tensor,
-    line: tuple[torch.Tensor, ...],
-    m: torch.Tensor,
-) -> torch.Tensor:
-    """``PAF . unit`` at sample ``m`` (long ``[T]``) of each pair; ``paf`` is long ``[2, T]``."""
+@lru_cache(maxsize=64)
+def _layout_constants(layout: Layout, min_above: float, device: str) -> tuple[torch.Tensor, ...]:
+    """Long ``[2, L]`` PAF channels of each limb and long ``[26]`` allowed failures per ``n``."""
+    dev = torch.device(device)
+    channels = torch.tensor(layout.paf_channels, dtype=torch.long, device=dev).reshape(-1, 2)
+    table = torch.from_numpy(_allowed_failures_table(min_above)).to(dev)
+    return channels.T.contiguous(), table
+
+
+def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, a_xy: torch.Tensor,
+                   step: torch.Tensor, unit: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """``PAF . unit`` at sample ``m`` (long ``[T]``) of each pair's line.
+
+    ``paf`` is long ``[2, T]`` (x, y channels); ``a_xy``, ``step`` and ``unit`` are float32
+    ``[2, T]`` (x, y): the line starts at A and advances ``step`` per sample.
+    """
     height, width = maps.size_hw
-    ax, ay, step_x, step_y, ux, uy = line
-    mf = m.float()
     # float32 like the CUDA kernel, then round half up and clamp to the map.
-    x = torch.floor(ax + mf * step_x + 0.5).long().clamp(0, width - 1)
-    y = torch.floor(ay + mf * step_y + 0.5).long().clamp(0, height - 1)
-    value = maps.points(paf, y, x)  # [2, T]
-    return ux * value[0] + uy * value[1]
+    xy = torch.floor(a_xy + m.float() * step + 0.5).long()
+    x, y = xy[0].clamp_(0, width - 1), xy[1].clamp_(0, height - 1)
+    return (unit * maps.points(paf, y, x)).sum(dim=0)  # ux * px + uy * py
 
 
 def paf_scores(
@@ -103,38 +113,38 @@ def paf_scores(
     """
     device = peaks.x.device
     height, width = maps.size_hw
-    channels = torch.tensor(layout.paf_channels, dtype=torch.long, device=device).reshape(-1, 2)
-    paf = channels[candidates.limb].T.contiguous()  # [2, T]
-    ax, ay = peaks.x[candidates.a], peaks.y[candidates.a]
-    dx, dy = peaks.x[candidates.b] - ax, peaks.y[candidates.b] - ay
-    n = torch.floor(torch.sqrt(5 * torch.maximum(dx.abs(), dy.abs())) + 0.5)
-    n = n.clamp(5, MAX_LINE_POINTS).long()
-    n_f = n.float()
-    norm = torch.sqrt(dx * dx + dy * dy)
-    safe = norm.clamp(min=1e-30)
-    line = (ax, ay, dx / n_f, dy / n_f, dx / safe, dy / safe)
-    table = torch.from_numpy(_allowed_failures_table(float(inter_min_above_threshold)))
-    allowed_fail = table.to(device)[n]
-    zero = torch.zeros((), device=device)
+    channels, table = _layout_constants(layout, float(inter_min_above_threshold), str(device))
+    paf = channels[:, candidates.limb]  # [2, T]
+    xy = torch.stack([peaks.x, peaks.y])
+    a_xy = xy[:, candidates.a]
+    d_xy = xy[:, candidates.b] - a_xy  # [2, T]
+    n = torch.floor(torch.sqrt(5 * d_xy.abs().amax(dim=0)) + 0.5).clamp_(5, MAX_LINE_POINTS)
+    n_f, n = n, n.long()
+    norm = torch.sqrt((d_xy * d_xy).sum(dim=0))
+    step, unit = d_xy / n_f, d_xy / norm.clamp(min=1e-30)
+    allowed_fail = table[n]
     # Stage 1: two inner samples of every pair (wrong pairs fail there). A pair with more
     # failures than it may have is settled: it cannot pass, whatever its other samples are.
-    first = ((n + 0) // 3, (2 * n) // 3)  # distinct for n >= 5
-    scores = [_sample_scores(maps, paf, line, m) for m in first]
-    above = [v > inter_threshold for v in scores]
-    total = sum(torch.where(a, v, zero) for a, v in zip(above, scores))
-    count = above[0].long() + above[1].long()
-    alive = 2 - count <= allowed_fail
+    first = torch.stack([n // 3, (2 * n) // 3])  # [2, T], distinct for n >= 5
+    twice = [t.repeat(1, 2) for t in (paf, a_xy, step, unit)]  # both samples in one pass
+    score = _sample_scores(maps, *twice, first.reshape(-1)).view(2, -1)
+    above = score > inter_threshold
+    total = torch.where(above, score, 0.0).sum(dim=0)
+    count = above.sum(dim=0)
+    alive = torch.nonzero(2 - count <= allowed_fail).squeeze(1)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
     m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
-    todo = alive & (m_grid < n) & (m_grid != first[0]) & (m_grid != first[1])
-    m, pair = torch.nonzero(todo, as_tuple=True)
-    score = _sample_scores(maps, paf[:, pair], tuple(t[pair] for t in line), m)
+    todo = (m_grid < n[alive]) & (m_grid != first[0, alive]) & (m_grid != first[1, alive])
+    m, k = torch.nonzero(todo, as_tuple=True)
+    pair = alive[k]
+    score = _sample_scores(maps, paf[:, pair], a_xy[:, pair], step[:, pair], unit[:, pair], m)
     above = score > inter_threshold
-    total = total.index_add(0, pair, torch.where(above, score, zero))
+    total = total.index_add(0, pair, torch.where(above, score, 0.0))
     count = count.index_add(0, pair, above.long())
 
+    was_alive = torch.zeros(n.shape, dtype=torch.bool, device=device).index_fill_(0, alive, True)
     min_above = torch.tensor(inter_min_above_threshold, dtype=torch.float32, device=device)
-    passed = alive & (count.float() / n_f > min_above)
+    passed = was_alive & (count.float() / n_f > min_above)
     near = torch.tensor(nms_threshold + 1e-6, dtype=torch.float32, device=device)
     close = norm < torch.sqrt(torch.tensor(float(width * height), device=device)) / 150
     minus_one = torch.full_like(total, -1.0)

@@ -58,13 +58,14 @@ def find_peaks(
     channels = torch.arange(num_parts, device=device)
     part, y, x, score = maps.peaks(channels, threshold, max_peaks, exact=exact)
     side = 2 * REFINE_RADIUS + 1
-    window = maps.window(part, y - REFINE_RADIUS, x - REFINE_RADIUS, (side, side))  # [7, 7, P]
-    weight = torch.where(window > 0, window, torch.zeros((), device=device))  # NaN -> 0
+    # Outside pixels come out 0 or NaN unmasked; both weigh nothing below.
+    window = maps.window(part, y - REFINE_RADIUS, x - REFINE_RADIUS, (side, side),
+                         mask_outside=False)  # [7, 7, P]
+    weight = torch.where(window > 0, window, 0.0)  # NaN -> 0
     steps = torch.arange(-REFINE_RADIUS, REFINE_RADIUS + 1, device=device, dtype=torch.float32)
     total = weight.sum(dim=(0, 1))
     cx = (weight.sum(dim=0) * steps[:, None]).sum(dim=0) / total + x.float() + offset
     cy = (weight.sum(dim=1) * steps[:, None]).sum(dim=0) / total + y.float() + offset
-    counts = torch.bincount(part, minlength=num_parts)
     start = torch.zeros(num_parts + 1, dtype=torch.long, device=device)
-    start[1:] = torch.cumsum(counts, 0)
+    start[1:] = torch.cumsum(torch.bincount(part, minlength=num_parts), 0)
     return Peaks(part=part, x=cx, y=cy, score=score, start=start)

@@ -70,15 +70,21 @@ def _window_table(
     )
 
 
-@lru_cache(maxsize=64)
-def _tap_table(
-    n_in: int, n_out: int, ratio: float | None, device: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The 4 taps of every output: long ``[4, n_out]`` indices, float32 ``[4, n_out]`` weights."""
-    aw = axis_weights(n_in, n_out, ratio)
-    dev = torch.device(device)
-    return (torch.from_numpy(np.ascontiguousarray(aw.index.T)).to(dev),
-            torch.from_numpy(np.ascontiguousarray(aw.weight.T.astype(np.float32))).to(dev))
+def _gather_runs(m: torch.Tensor, channels: torch.Tensor, row0: torch.Tensor,
+                 col0: torch.Tensor, ky: int, kx: int) -> torch.Tensor:
+    """``[..., ky, kx, P]`` input windows of contiguous ``[C, h, w]`` maps.
+
+    ``channels`` is long ``[..., P]``, ``row0``/``col0`` long ``[P]`` the windows' first input.
+    Each window row is one run of ``kx`` contiguous samples: an ``index_select`` of overlapping
+    runs, far cheaper on a CPU than gathering every sample.
+    """
+    h, w = int(m.shape[1]), int(m.shape[2])
+    first = (channels * h + row0) * w + col0  # [..., P]
+    starts = first.unsqueeze(-2) + (torch.arange(ky, device=m.device) * w)[:, None]
+    runs = m.reshape(-1).unfold(0, kx, 1)  # [C h w - kx + 1, kx], a view
+    runs = runs.index_select(0, starts.reshape(-1)).view(*starts.shape, kx)
+    # Contiguous [..., ky, kx, P]: the sums over taps then run in the same order as before.
+    return runs.transpose(-1, -2).contiguous()
 
 
 def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
@@ -165,19 +171,18 @@ class UpsampledMaps:
         total = None
         for m, (ry, rx) in zip(self.maps, self.ratios):
             h, w = int(m.shape[1]), int(m.shape[2])
-            iy, wy = _tap_table(h, self.size_hw[0], ry, str(m.device))
-            ix, wx = _tap_table(w, self.size_hw[1], rx, str(m.device))
-            rows = iy[:, y]  # [4, P]
-            cols = ix[:, x]
-            weight = wy[:, None, y] * wx[None, :, x]  # [4, 4, P]
+            ty = _window_table(h, self.size_hw[0], ry, 1, str(m.device))
+            tx = _window_table(w, self.size_hw[1], rx, 1, str(m.device))
+            weight = ty.weight[0][:, None, y] * tx.weight[0][None, :, x]  # [ky, kx, P]
             # The channels (PAF x and y) share the taps: one gather for all of them.
-            flat = ((channels[:, None, :] * h + rows[None]) * w)[:, :, None, :] + cols[None, None]
-            value = (m.reshape(-1).take(flat) * weight).sum(dim=(1, 2))  # [c, P]
+            patch = _gather_runs(m, channels, ty.start[y], tx.start[x], ty.k, tx.k)
+            value = (patch * weight).sum(dim=(-3, -2))  # [c, P]
             total = value if total is None else total + value
         return total / len(self.maps) if len(self.maps) > 1 else total
 
     def window(
-        self, channels: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int]
+        self, channels: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor,
+        size_hw: tuple[int, int], *, mask_outside: bool = True,
     ) -> torch.Tensor:
         """Upsampled values of small windows.
 
@@ -185,9 +190,11 @@ class UpsampledMaps:
             channels: long ``[P]`` channel of each window.
             y0, x0: long ``[P]`` top-left output pixel of each window (may lie outside).
             size_hw: ``(hy, hx)`` window size in output pixels.
+            mask_outside: pixels outside the map are NaN; without it they are 0 (their weights
+                are zero), or NaN where the window's inputs are not finite.
 
         Returns:
-            float32 ``[hy, hx, P]``; pixels outside the map are NaN.
+            float32 ``[hy, hx, P]``.
         """
         hy, hx = size_hw
         total = None
@@ -197,16 +204,15 @@ class UpsampledMaps:
             tx = _window_table(w, self.size_hw[1], rx, hx, str(m.device))
             iy = (y0 + (hy - 1)).clamp(0, len(ty.start) - 1)
             ix = (x0 + (hx - 1)).clamp(0, len(tx.start) - 1)
-            rows = ty.start[iy] + torch.arange(ty.k, device=m.device)[:, None]  # [ky, P]
-            cols = tx.start[ix] + torch.arange(tx.k, device=m.device)[:, None]  # [kx, P]
-            flat = ((channels * h + rows) * w)[:, None, :] + cols[None, :, :]
-            patch = m.reshape(-1).take(flat)  # [ky, kx, P]
+            patch = _gather_runs(m, channels, ty.start[iy], tx.start[ix], ty.k, tx.k)
             wy, wx = ty.weight[:, :, iy], tx.weight[:, :, ix]  # [hy, ky, P], [hx, kx, P]
             across = (patch[:, None] * wx[None]).sum(dim=2)  # [ky, hx, P], along x first
             value = (across[None] * wy[:, :, None]).sum(dim=1)  # [hy, hx, P]
             total = value if total is None else total + value
         if len(self.maps) > 1:
             total = total / len(self.maps)
+        if not mask_outside:
+            return total
         return total.masked_fill(~_inside(y0, x0, size_hw, self.size_hw), float("nan"))
 
     def peaks(
@@ -260,9 +266,10 @@ class DenseMaps:
         return self.maps.float().reshape(-1).take((channels * height + y) * width + x)
 
     def window(
-        self, channels: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int]
+        self, channels: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor,
+        size_hw: tuple[int, int], *, mask_outside: bool = True,
     ) -> torch.Tensor:
-        """As ``UpsampledMaps.window``: ``[hy, hx, P]``, NaN outside the map."""
+        """As ``UpsampledMaps.window``: ``[hy, hx, P]``, NaN outside the map (always)."""
         hy, hx = size_hw
         height, width = self.size_hw
         rows = (y0 + torch.arange(hy, device=y0.device)[:, None]).clamp(0, height - 1)
