@@ -1,21 +1,22 @@
 """Blocks of the x8-upsampled maps and upper bounds of their values (for ``nms``, spec §3.4).
 
 The upsampled map is cut into blocks of ``B = ceil(ratio)`` pixels per axis, aligned so that,
-at ratio 8, every interior block is exactly the set of outputs sharing one base tap ``i1`` (so
-its values depend on a 4x4 input window only). For every block an upper bound of its values is
+at ratio 8, every block is the set of outputs sharing one base tap ``i1`` (its *cell*: its
+values depend on a 4x4 input window only). For every block an upper bound of its values is
 computed from its input window; NMS evaluates only the blocks whose bound reaches the
 threshold. Skipping the others is exact: a pixel whose value cannot exceed the threshold is
-never a peak, and as a neighbour it is below any peak.
+never a peak, and as a neighbour it is below any peak. Both bounds read the replicate-padded
+maps the tiles read (``pad_maps``), on which clamped taps are ordinary taps.
 
-Two bounds are used, both on the replicate-padded maps the tiles read (so that clamped taps
-are ordinary taps):
-
-- interior Catmull-Rom blocks (one base tap, fractions ``t`` in [0, 1)): per axis the two core
-  taps weigh ``[0, 1]`` each and together at most 1.125, the outer taps ``[-2/27, 0]``, so
-  ``sum w_k v_k <= 1.125 * max(core)+ + 2/27 * (outer-)``; applied to columns, then rows;
-- every other block (the first row and column of blocks, whose rows 0..3 extrapolate, or all
-  blocks at a non-integer ratio): the generic ``vmax + N * (vmax - vmin)`` over the block's
-  input window, with ``N`` the largest weight mass of negative products (weights sum to 1).
+- Cell bound (integer ratios): a row of a cell weighs its two core taps (``i1``, ``i1 + 1``)
+  and two outer taps (``i1 - 1``, ``i1 + 2``). Splitting the 2D weights by sign and class,
+  ``value <= A relu(max core 2x2) + B relu(max 4x4) + D relu(-min of the maps)``, where
+  ``A`` is the largest positive core x core mass (1.125^2 for Catmull-Rom), ``B`` every other
+  positive mass and ``D`` the negative mass, each measured over the actual rows of every block
+  that can hold a peak (the first rows extrapolate, ``t < 0``, and are included). Per cell
+  that is a handful of passes over the maps, whatever the map edges.
+- Generic bound (any ratio): ``vmax + N * (vmax - vmin)`` over the block's input window, with
+  ``N`` the largest weight mass of negative products (the weights sum to 1).
 
 Everything that depends only on the sizes is built once per size and device (``block_grid``).
 """
@@ -34,8 +35,8 @@ from openpose_ros.decode.resize import axis_weights, cubic_taps
 __all__ = ["AxisBlocks", "BlockGrid", "block_grid", "pad_maps", "active_blocks",
            "blocks_near_maxima"]
 
-_CORE_SUM = 1.125  # max over t in [0, 1] of w1 + w2 = 1 + t (1 - t) / 2
-_OUTER = 2.0 / 27.0  # max over t in [0, 1] of |w0| and of |w3|
+_CATMULL_ROM_TO_BEZIER = np.array([[0, 1, 0, 0], [-1 / 6, 1, 1 / 6, 0],
+                                   [0, 1 / 6, 1, -1 / 6], [0, 0, 1, 0]])
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,6 @@ class AxisBlocks:
         start: long ``[nb]`` first output of each block (the first may be negative).
         win_start: long ``[nb]`` first input of the block's tap window, ``k`` inputs long.
         pos, neg: float32 ``[nb]`` largest positive / negative weight mass of the block's rows.
-        tight: ``(first block, first cell, count)`` of the contiguous interior blocks whose
-            in-map rows share one base tap ``f >= 0`` (= cell) with ``t`` in [0, 1); their taps
-            ``f - 1 .. f + 2`` may be clamped (they lie on the padded map).
         pad: ``(before, after)`` inputs added by the replicate padding of the input axis: the
             tiles read a padded map, so that clamped taps need no weights of their own.
         tile_start: long ``[nb]`` first padded input of the window of the block with its halo
@@ -57,6 +55,14 @@ class AxisBlocks:
         tile_type: long ``[nb]`` which of ``tile_weight`` (float32 ``[T, B + 2, tile_k]``) the
             block uses; at an integer ratio all blocks but the first two share one.
         main_type: the most common tile type.
+        bezier: float32 ``[4, tile_k]``: the four Bezier control points of the main type's
+            block rows (all of one Catmull-Rom cell, ``t`` in [0, 1]) from its window; None
+            when its rows are not so (non-integer ratios).
+        cell: long ``[nb]`` the cell (base tap) of each block's rows, or None when a block's
+            rows span several cells (non-integer ratios: the generic bound is used).
+        first_cell_twice: ``cell`` is ``0, 0, 1, 2, ..., n_in - 1`` (integer ratios).
+        masses: ``(core+, outer+, core-, outer-)`` largest weight masses over the rows
+            ``1 .. n_out - 2`` (the rows that can hold a peak), for the cell bound.
         cell_block: long ``[n_in]`` the block whose rows have base tap ``i`` (-1 if none), for
             the fast mode.
     """
@@ -67,42 +73,36 @@ class AxisBlocks:
     k: int
     pos: torch.Tensor
     neg: torch.Tensor
-    tight: tuple[int, int, int]
     pad: tuple[int, int]
     tile_start: torch.Tensor
     tile_k: int
     tile_type: torch.Tensor
     tile_weight: torch.Tensor
     main_type: int
+    bezier: torch.Tensor | None
+    cell: torch.Tensor | None
+    first_cell_twice: bool
+    masses: tuple[float, float, float, float]
     cell_block: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
 
 
-def _windows(aw, rows: np.ndarray, n_in: int, n_out: int) -> tuple[np.ndarray, int, np.ndarray]:
-    """Tap window (start, k) and ``[nb, len, k]`` weights of the in-map outputs ``rows``."""
+def _source(outputs: np.ndarray, r: float) -> np.ndarray:
+    """OpenPose's source coordinate of ``outputs`` (float32 like the kernel, as float64)."""
+    return ((outputs.astype(np.float32) + np.float32(0.5)) / np.float32(r)
+            - np.float32(0.5)).astype(np.float64)
+
+
+def _windows(aw, rows: np.ndarray, n_in: int, n_out: int) -> tuple[np.ndarray, int]:
+    """Tap window ``(start, k)`` of the in-map outputs ``rows`` (clamped taps)."""
     inside = (rows >= 0) & (rows < n_out)
     safe = np.clip(rows, 0, n_out - 1)
     lo = np.where(inside, aw.index[safe, 0], n_in).min(axis=1)
     hi = np.where(inside, aw.index[safe, 3], -1).max(axis=1)
     k = min(int((hi - lo).max()) + 1, n_in)
-    start = np.clip(lo, 0, n_in - k)
-    cols = start[:, None] + np.arange(k)
-    weight = aw.matrix[safe[:, :, None], cols[:, None, :]]
-    return start, k, np.where(inside[:, :, None], weight, 0.0).astype(np.float32)
-
-
-def _tight_run(fl: np.ndarray, rows: np.ndarray, n_out: int) -> tuple[int, int, int]:
-    """The contiguous blocks whose in-map rows share one base tap ``f >= 0`` (``t >= 0``)."""
-    inside = (rows >= 0) & (rows < n_out)
-    fl_rows = fl[np.clip(rows, 0, n_out - 1)]
-    cell = np.where(inside, fl_rows, n_out).min(axis=1)
-    one_cell = inside.any(axis=1) & np.all(~inside | (fl_rows == cell[:, None]), axis=1)
-    idx = np.flatnonzero(one_cell & (cell >= 0) & (rows.shape[1] > 1))
-    if len(idx) and np.all(np.diff(idx) == 1) and np.all(np.diff(cell[idx]) == 1):
-        return int(idx[0]), int(cell[idx[0]]), len(idx)
-    return 0, 0, 0
+    return np.clip(lo, 0, n_in - k), k
 
 
 def _padded_tiles(n_in: int, n_out: int, r: float,
@@ -114,11 +114,11 @@ def _padded_tiles(n_in: int, n_out: int, r: float,
     map are never peaks nor neighbours of one, so they simply continue the interior pattern
     (unclamped base tap): then every block but the first two (whose rows 0..3 extrapolate,
     ``t < 0``) has the same weights. Returns ``(first, k, weight [nb, B + 2, k], pad_lo,
-    pad_hi)`` with ``first`` in padded inputs.
+    pad_hi, cell_at)`` with ``first`` in padded inputs and ``cell_at [nb]`` the window offset
+    of the four taps shared by all the block's own rows (-1 if they do not share one cell).
     """
     halo = starts[:, None] - 1 + np.arange(size + 2)  # [nb, B + 2]
-    src = ((halo.astype(np.float32) + np.float32(0.5)) / np.float32(r)
-           - np.float32(0.5)).astype(np.float64)
+    src = _source(halo, r)
     base = np.floor(src).astype(np.int64)
     i1 = np.where((halo >= 0) & (halo < n_out), np.clip(base, 0, n_in - 1), base)
     taps = cubic_taps(src - i1)  # [nb, B + 2, 4]
@@ -131,7 +131,38 @@ def _padded_tiles(n_in: int, n_out: int, r: float,
         weight[blocks, rows, offset + j] = taps[..., j]
     pad_lo = max(0, -int(first.min()))
     pad_hi = max(0, int((first + k - 1).max()) - (n_in - 1))
-    return first + pad_lo, k, weight.astype(np.float32), pad_lo, pad_hi
+    core_offset = offset[:, 1:-1]
+    t = (src - i1)[:, 1:-1]
+    one_cell = (core_offset == core_offset[:, :1]).all(axis=1) & ((t >= 0) & (t <= 1)).all(axis=1)
+    cell_at = np.where(one_cell, core_offset[:, 0], -1)
+    return first + pad_lo, k, weight.astype(np.float32), pad_lo, pad_hi, cell_at
+
+
+def _cell_masses(n_in: int, n_out: int, r: float, starts: np.ndarray,
+                 size: int) -> tuple[np.ndarray | None, tuple[float, float, float, float]]:
+    """Each block's cell and the weight masses of the cell bound (``AxisBlocks.masses``).
+
+    Only rows that can hold a peak count (``1 .. n_out - 2``). Taps clamped onto a core tap
+    read the same sample, so their weights join the core's. Cells are None when some block's
+    rows span two cells.
+    """
+    rows = starts[:, None] + np.arange(size)
+    valid = (rows >= 1) & (rows <= n_out - 2)
+    src = _source(rows, r)
+    i1 = np.clip(np.floor(src), 0, n_in - 1).astype(np.int64)
+    cell = np.where(valid, i1, -1).max(axis=1)
+    cell = np.where(cell < 0, np.clip(np.floor(_source(starts, r)), 0, n_in - 1), cell)
+    if np.any(valid & (i1 != cell[:, None])):
+        return None, (0.0, 0.0, 0.0, 0.0)
+    w = cubic_taps(src - i1)[valid]  # [R, 4]
+    taps = np.clip(i1[valid][:, None] + np.arange(-1, 3), 0, n_in - 1)
+    base = i1[valid][:, None]
+    core = (taps == base) | (taps == np.minimum(base + 1, n_in - 1))
+    masses = tuple(float(np.where(where, part, 0).sum(axis=1).max(initial=0))
+                   for where in (core, ~core) for part in (np.clip(w, 0, None),))
+    negative = tuple(float(np.where(where, -np.clip(w, None, 0), 0).sum(axis=1).max(initial=0))
+                     for where in (core, ~core))
+    return cell.astype(np.int64), masses + negative
 
 
 @lru_cache(maxsize=64)
@@ -140,26 +171,31 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
     aw = axis_weights(n_in, n_out, ratio)
     r = n_out / n_in if ratio is None else float(ratio)
     size = max(1, math.ceil(r - 1e-9))
-    src = (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) / np.float32(r) - np.float32(0.5)
-    fl = np.floor(src.astype(np.float64)).astype(np.int64)
+    fl = np.floor(_source(np.arange(n_out), r)).astype(np.int64)
     first_run = int(np.argmax(fl >= 0)) if (fl >= 0).any() else 0
     first = first_run - math.ceil(first_run / size) * size
     starts = np.arange(first, n_out, size)
     rows = starts[:, None] + np.arange(size)  # [nb, B]
     inside = (rows >= 0) & (rows < n_out)
-    win_start, k, _ = _windows(aw, rows, n_in, n_out)
+    win_start, k = _windows(aw, rows, n_in, n_out)
     m = aw.matrix[np.clip(rows, 0, n_out - 1)]  # [nb, B, n_in]
     pos = np.where(inside, np.clip(m, 0, None).sum(-1), 0).max(axis=1)
     neg = np.where(inside, np.clip(-m, 0, None).sum(-1), 0).max(axis=1)
-    tile_start, tile_k, tile_w, pad_lo, pad_hi = _padded_tiles(n_in, n_out, r, starts, size)
-    tight = _tight_run(fl, rows, n_out)
-    if tight[2] and (tight[1] - 1 < -pad_lo or tight[1] + tight[2] + 1 > n_in - 1 + pad_hi):
-        tight = (0, 0, 0)  # the interior bound would read past the padding
+    tile_start, tile_k, tile_w, pad_lo, pad_hi, cell_at = _padded_tiles(n_in, n_out, r, starts,
+                                                                       size)
+    cell, masses = _cell_masses(n_in, n_out, r, starts, size)
+    if pad_lo < 1 or pad_hi < 2:
+        cell = None  # the cell bound reads taps i1 - 1 .. i1 + 2 of every cell
     types, tile_type = np.unique(tile_w.reshape(len(starts), -1), axis=0, return_inverse=True)
     tile_type = tile_type.reshape(-1)
+    main_type = int(np.bincount(tile_type).argmax())
+    offset = int(cell_at[np.argmax(tile_type == main_type)])
+    bezier = None
+    if offset >= 0 and size > 1:  # Catmull-Rom samples p0..p3 -> the cell's Bezier points
+        bezier = np.zeros((4, tile_k), dtype=np.float32)
+        bezier[:, offset : offset + 4] = _CATMULL_ROM_TO_BEZIER
     cell_block = np.full(n_in, -1, dtype=np.int64)
-    owner = np.clip(fl, 0, n_in - 1)  # OpenPose clamps the base tap
-    cell_block[owner] = (np.arange(n_out) - first) // size
+    cell_block[np.clip(fl, 0, n_in - 1)] = (np.arange(n_out) - first) // size
     dev = torch.device(device)
 
     def tensor(a: np.ndarray) -> torch.Tensor:
@@ -168,69 +204,34 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
     return AxisBlocks(
         size=size, start=tensor(starts), win_start=tensor(win_start), k=k,
         pos=tensor(pos.astype(np.float32)), neg=tensor(neg.astype(np.float32)),
-        tight=tight, pad=(pad_lo, pad_hi),
-        tile_start=tensor(tile_start), tile_k=tile_k, tile_type=tensor(tile_type),
+        pad=(pad_lo, pad_hi), tile_start=tensor(tile_start), tile_k=tile_k,
+        tile_type=tensor(tile_type),
         tile_weight=tensor(types.reshape(-1, size + 2, tile_k).astype(np.float32)),
-        main_type=int(np.bincount(tile_type).argmax()), cell_block=tensor(cell_block),
+        main_type=main_type, bezier=None if bezier is None else tensor(bezier),
+        cell=None if cell is None else tensor(cell), masses=masses,
+        first_cell_twice=cell is not None and np.array_equal(cell, np.r_[0, np.arange(n_in)]),
+        cell_block=tensor(cell_block),
     )
 
 
 @dataclass(frozen=True)
-class _Region:
-    """A sub-grid of blocks bounded the generic way, with its constants.
-
-    Attributes:
-        rows, cols: long ``[r]``, ``[c]`` block indices.
-        row_span, col_span: ``(first, count)`` padded inputs covering the blocks' windows.
-        row_starts, col_starts: long ``[r]``, ``[c]`` each window's first input in its span.
-        negative: float32 ``[r, c]`` the blocks' negative weight mass ``N``.
-        rows_first: reduce along y first (the thinner side first, so the second pass runs
-            over few samples).
-    """
-
-    rows: torch.Tensor
-    cols: torch.Tensor
-    row_span: tuple[int, int]
-    col_span: tuple[int, int]
-    row_starts: torch.Tensor
-    col_starts: torch.Tensor
-    negative: torch.Tensor
-    rows_first: bool
-
-
-@dataclass(frozen=True)
 class BlockGrid:
-    """The blocks of one map size: both axes, the interior run, the generic-bound regions.
+    """The blocks of one map size: both axes and the constants of their bound.
 
     Attributes:
         by, bx: the axes.
-        inner: ``(y0, ny, x0, nx)`` interior run of blocks (``AxisBlocks.tight`` of both
-            axes) and ``(row, col)``, the first padded input its bound reads; None without.
-        edges: the other blocks, as sub-grids bounded the generic way.
+        cell_bound: ``(A, B, D)`` of the cell bound, or None (then the generic one is used).
+        negative: float32 ``[nby, nbx]`` the blocks' negative weight mass (generic bound).
         odd: bool ``[nby, nbx]`` blocks whose tile weights are not the main pair.
+        corner: long ``[nby, nbx]`` offset of each block's tile window in a padded map.
     """
 
     by: AxisBlocks
     bx: AxisBlocks
-    inner: tuple[tuple[int, int, int, int], tuple[int, int]] | None
-    edges: tuple[_Region, ...]
+    cell_bound: tuple[float, float, float] | None
+    negative: torch.Tensor
     odd: torch.Tensor
-
-
-def _region(by: AxisBlocks, bx: AxisBlocks, rows: np.ndarray, cols: np.ndarray) -> _Region:
-    dev = by.start.device
-
-    def span(axis: AxisBlocks, blocks: np.ndarray) -> tuple[tuple[int, int], torch.Tensor]:
-        starts = axis.win_start.cpu().numpy()[blocks] + axis.pad[0]  # padded inputs
-        first = int(starts.min())
-        return (first, int(starts.max()) + axis.k - first), torch.from_numpy(starts - first)
-
-    (row_span, row_starts), (col_span, col_starts) = span(by, rows), span(bx, cols)
-    r, c = (torch.from_numpy(a).to(dev) for a in (rows, cols))
-    negative = by.pos[r][:, None] * bx.neg[c][None, :] + by.neg[r][:, None] * bx.pos[c][None, :]
-    return _Region(rows=r, cols=c, row_span=row_span, col_span=col_span,
-                   row_starts=row_starts.to(dev), col_starts=col_starts.to(dev),
-                   negative=negative, rows_first=row_span[1] <= col_span[1])
+    corner: torch.Tensor
 
 
 @lru_cache(maxsize=64)
@@ -239,26 +240,28 @@ def block_grid(map_hw: tuple[int, int], size_hw: tuple[int, int],
     """Blocks of ``map_hw`` maps upsampled to ``size_hw`` (``ratio`` per axis, as ``resize``)."""
     by = axis_blocks(map_hw[0], size_hw[0], ratio[0], device)
     bx = axis_blocks(map_hw[1], size_hw[1], ratio[1], device)
-    every_y, every_x = np.arange(len(by)), np.arange(len(bx))
-    (y0, cy, ny), (x0, cx, nx) = by.tight, bx.tight
-    if ny and nx:
-        inner_y, inner_x = every_y[y0 : y0 + ny], every_x[x0 : x0 + nx]
-        edge_y, edge_x = np.setdiff1d(every_y, inner_y), np.setdiff1d(every_x, inner_x)
-        parts = [(edge_y, every_x), (inner_y, edge_x)]
-        inner = ((y0, ny, x0, nx), (cy - 1 + by.pad[0], cx - 1 + bx.pad[0]))
-    else:
-        parts, inner = [(every_y, every_x)], None
-    edges = tuple(_region(by, bx, r, c) for r, c in parts if len(r) and len(c))
+    cell_bound = None
+    if by.cell is not None and bx.cell is not None:
+        (cp_y, op_y, cn_y, on_y), (cp_x, op_x, cn_x, on_x) = by.masses, bx.masses
+        pos_y, neg_y, pos_x, neg_x = cp_y + op_y, cn_y + on_y, cp_x + op_x, cn_x + on_x
+        core = cp_y * cp_x
+        # A rounding margin of 1e-6 relative on each constant keeps them upper bounds.
+        cell_bound = tuple(c * (1 + 1e-6) for c in (
+            core, pos_y * pos_x - core + neg_y * neg_x, pos_y * neg_x + neg_y * pos_x))
+    negative = by.pos[:, None] * bx.neg[None, :] + by.neg[:, None] * bx.pos[None, :]
     odd = (by.tile_type[:, None] != by.main_type) | (bx.tile_type[None, :] != bx.main_type)
-    return BlockGrid(by=by, bx=bx, inner=inner, edges=edges, odd=odd)
+    width = map_hw[1] + sum(bx.pad)
+    corner = by.tile_start[:, None] * width + bx.tile_start[None, :]
+    return BlockGrid(by=by, bx=bx, cell_bound=cell_bound, negative=negative, odd=odd,
+                     corner=corner)
 
 
 def _sliding_extremes(hi: torch.Tensor, lo: torch.Tensor, dim: int,
                       k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Max of ``hi`` and min of ``lo`` over every ``k`` consecutive samples along ``dim``.
 
-    Windows double in width each step (overlapping at the end), so ``k = 4`` takes two
-    maxima of shifted views: far cheaper than reductions over small unflattened dimensions.
+    Windows double in width each step (overlapping at the end): ``k = 4`` takes two maxima of
+    shifted views, far cheaper than reductions over small unflattened dimensions.
     """
     width = 1
     while width < k:
@@ -270,43 +273,34 @@ def _sliding_extremes(hi: torch.Tensor, lo: torch.Tensor, dim: int,
     return hi, lo
 
 
-def _window_extremes(hi: torch.Tensor, lo: torch.Tensor, dim: int, span: tuple[int, int],
-                     starts: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Extremes over the ``k``-input windows at ``starts`` (within ``span``) along ``dim``."""
-    hi, lo = _sliding_extremes(hi.narrow(dim, *span), lo.narrow(dim, *span), dim, k)
-    return hi.index_select(dim, starts), lo.index_select(dim, starts)
+def _generic_bound(padded: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
+    """``vmax + N (vmax - vmin)`` of every block: padded maps -> ``[J, nby, nbx]``."""
+    hi, lo = padded, padded
+    for dim, axis in ((1, grid.by), (2, grid.bx)):
+        span = hi.narrow(dim, axis.pad[0], hi.shape[dim] - sum(axis.pad))
+        hi, lo = _sliding_extremes(span, lo.narrow(dim, axis.pad[0], span.shape[dim]), dim,
+                                   axis.k)
+        hi, lo = hi.index_select(dim, axis.win_start), lo.index_select(dim, axis.win_start)
+    return hi + grid.negative * (hi - lo)
 
 
-def _generic_bound(padded: torch.Tensor, region: _Region, ky: int, kx: int) -> torch.Tensor:
-    """``vmax + N (vmax - vmin)`` of the region's blocks: padded maps -> ``[J, r, c]``."""
-    y = (1, region.row_span, region.row_starts, ky)
-    x = (2, region.col_span, region.col_starts, kx)
-    first, second = (y, x) if region.rows_first else (x, y)
-    hi, lo = _window_extremes(padded, padded, *first)
-    hi, lo = _window_extremes(hi, lo, *second)
-    return hi + region.negative * (hi - lo)
+def _cell_bound(padded: torch.Tensor, grid: BlockGrid, lowest: torch.Tensor) -> torch.Tensor:
+    """The cell bound of every cell: padded maps -> ``[J, h, w]`` (module docstring).
 
-
-def _interior_bound(maps: torch.Tensor) -> torch.Tensor:
-    """Catmull-Rom bound of interior cells: ``[J, h, w]`` -> ``[J, h - 3, w - 3]`` (cells 1..).
-
-    Per axis ``sum w_k v_k <= m + 1/8 relu(m) - 2/27 (min(v_0, 0) + min(v_3, 0))`` with
-    ``m = max(v_1, v_2)``: applied to the columns (upper and lower bounds), then to the rows,
-    with fused in-place updates (each pass over the maps costs about as much as the arithmetic).
+    ``lowest`` is the maps' minimum (0-dim). 2x2 maxima of the taps ``i1 - 1 .. i1 + 2`` give
+    the core maximum (the middle one) and the 4x4 maximum (the four corner ones).
     """
-    extra = _CORE_SUM - 1
-    v1, v2 = maps[:, 1:-2], maps[:, 2:-1]
-    neg, pos = maps.clamp(max=0), maps.clamp(min=0)
-    top = torch.maximum(v1, v2)
-    col_hi = torch.add(top, top.clamp(min=0), alpha=extra).sub_(neg[:, :-3] + neg[:, 3:],
-                                                               alpha=_OUTER)
-    bottom = torch.minimum(v1, v2)
-    # Only the negative part of the columns' lower bound matters (outer taps weigh <= 0).
-    col_lo_neg = torch.add(bottom, bottom.clamp(max=0), alpha=extra).sub_(
-        pos[:, :-3] + pos[:, 3:], alpha=_OUTER).clamp_(max=0)
-    top = torch.maximum(col_hi[..., 1:-2], col_hi[..., 2:-1])
-    return torch.add(top, top.clamp(min=0), alpha=extra).sub_(
-        col_lo_neg[..., :-3] + col_lo_neg[..., 3:], alpha=_OUTER)
+    a, b, d = grid.cell_bound
+    (top, _), (left, _) = grid.by.pad, grid.bx.pad
+    h, w = padded.shape[1] - sum(grid.by.pad), padded.shape[2] - sum(grid.bx.pad)
+    taps = padded[:, top - 1 : top + h + 2, left - 1 : left + w + 2]
+    pairs = torch.maximum(taps[:, :-1], taps[:, 1:])
+    quads = torch.maximum(pairs[..., :-1], pairs[..., 1:])  # [J, h + 2, w + 2]
+    core = quads[:, 1:-1, 1:-1].clamp(min=0)
+    window = torch.maximum(torch.maximum(quads[:, :-2, :-2], quads[:, :-2, 2:]),
+                           torch.maximum(quads[:, 2:, :-2], quads[:, 2:, 2:]))
+    bound = torch.add(core.mul_(a), window.clamp_(min=0), alpha=b)
+    return bound.add_(lowest.clamp(max=0), alpha=-d)
 
 
 def _reaches(bound: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -333,22 +327,21 @@ def pad_maps(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
     return out
 
 
-def active_blocks(padded: torch.Tensor, grid: BlockGrid,
-                  threshold: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Blocks ``(part, iy, ix)`` whose upper bound reaches ``threshold`` (``pad_maps`` input)."""
-    found = []
-    if grid.inner is not None:
-        (y0, ny, x0, nx), (row, col) = grid.inner
-        bound = _interior_bound(padded[:, row : row + ny + 3, col : col + nx + 3])
-        part, i, j = torch.nonzero(_reaches(bound, threshold), as_tuple=True)
-        found.append((part, i + y0, j + x0))
-    for region in grid.edges:
-        bound = _generic_bound(padded, region, grid.by.k, grid.bx.k)
-        part, i, j = torch.nonzero(_reaches(bound, threshold), as_tuple=True)
-        found.append((part, region.rows[i], region.cols[j]))
-    if len(found) == 1:
-        return found[0]
-    return tuple(torch.cat(t) for t in zip(*found))
+def active_blocks(padded: torch.Tensor, grid: BlockGrid, threshold: float,
+                  lowest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Blocks ``(part, iy, ix)`` whose upper bound reaches ``threshold``.
+
+    ``padded``: the part maps from ``pad_maps``; ``lowest``: their minimum (0-dim).
+    """
+    if grid.cell_bound is None:
+        return torch.nonzero(_reaches(_generic_bound(padded, grid), threshold), as_tuple=True)
+    blocks = _reaches(_cell_bound(padded, grid, lowest), threshold)  # [J, h, w] per cell
+    for dim, axis in ((1, grid.by), (2, grid.bx)):
+        if axis.first_cell_twice:  # blocks 0 and 1 share cell 0, block b > 0 is cell b - 1
+            blocks = torch.cat([blocks.narrow(dim, 0, 1), blocks], dim=dim)
+        else:
+            blocks = blocks.index_select(dim, axis.cell)
+    return torch.nonzero(blocks, as_tuple=True)
 
 
 def _box_max(v: torch.Tensor) -> torch.Tensor:

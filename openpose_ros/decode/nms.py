@@ -44,47 +44,89 @@ def nms_mask(values: torch.Tensor, threshold: float) -> torch.Tensor:
     return peak
 
 
-def _apply_tile_weights(patch: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
-    """``wy @ patch @ wx^T`` of ``[ky, kx, n]`` windows -> ``[ly, lx, n]``, along x first."""
-    n = patch.shape[2]
-    if n < _MIN_BATCH:
-        patch = torch.cat([patch, patch.new_zeros(patch.shape[:2] + (_MIN_BATCH - n,))], dim=2)
-    ky = patch.shape[0]
-    across = torch.matmul(wx, patch)  # [ky, lx, n]: along x first, as the CUDA kernel
-    tiles = (wy @ across.reshape(ky, -1)).reshape(wy.shape[0], wx.shape[0], -1)
-    return tiles[..., :n] if n < _MIN_BATCH else tiles
+def _padded_batch(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with at least ``_MIN_BATCH`` entries along its last (block) dimension."""
+    n = t.shape[-1]
+    return t if n >= _MIN_BATCH else torch.cat([t, t.new_zeros(t.shape[:-1] + (_MIN_BATCH - n,))],
+                                               dim=-1)
+
+
+def _x_pass(windows: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
+    """``[ky, kx, n]`` input windows -> ``[ky, lx, n]`` interpolated along x (as the CUDA kernel)."""
+    n = windows.shape[-1]
+    return torch.matmul(wx, _padded_batch(windows))[..., :n]
+
+
+def _y_pass(across: torch.Tensor, wy: torch.Tensor) -> torch.Tensor:
+    """``[ky, lx, n]`` rows interpolated along x -> ``[ly, lx, n]`` tiles."""
+    ky, lx, n = across.shape
+    rows = _padded_batch(across).reshape(ky, -1)
+    return (wy @ rows).view(wy.shape[0], lx, -1)[..., :n]
+
+
+def _may_hold_peaks(patch: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
+                    scale: torch.Tensor) -> torch.Tensor:
+    """bool ``[n]``: blocks whose rows can rise then fall along x somewhere (others hold no peak).
+
+    ``patch`` holds the blocks' input windows as ``[ky, n, kx]``. A block's rows are one
+    Catmull-Rom cell in y, so each row is a convex combination (Bernstein weights) of four
+    Bezier control rows (``bezier @ patch``, then interpolated along x: ``[4, lx, n]``). A peak
+    at column ``c`` needs some row to rise from ``c - 1`` and fall to ``c + 1``, impossible when
+    every control row falls there (resp. rises): then every row does too. The margin, ``1e-5``
+    of ``scale`` (the largest input magnitude), covers float rounding here and in the tiles.
+    """
+    ky, n, kx = patch.shape
+    if n == 0:
+        return torch.zeros(0, dtype=torch.bool, device=patch.device)
+    controls = (bezier @ patch.reshape(ky, -1)).view(4, n, kx).transpose(1, 2)  # [4, kx, n]
+    controls = torch.matmul(wx, controls)  # [4, lx, n]
+    step = controls[:, 1:] - controls[:, :-1]  # [4, lx - 1, n]: column j -> j + 1
+    rise, fall = step.amax(dim=0), step.amin(dim=0)
+    margin = 1e-5 * scale
+    room = torch.minimum(rise[:-1] + margin, margin - fall[1:])  # [lx - 2, n], columns 1..
+    return torch.nan_to_num(room.amax(dim=0), nan=1.0) > 0
 
 
 def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
-           grid: BlockGrid) -> torch.Tensor:
-    """Upsampled values of blocks ``(part, iy, ix)`` with a one-pixel halo: ``[B+2, B+2, n]``.
+           grid: BlockGrid, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Upsampled values, with a one-pixel halo, of those blocks that may hold a peak.
 
-    ``padded`` are the part maps padded by ``pad_maps``, so that every block's ``ky x kx``
-    input window is ``ky`` runs of ``kx`` contiguous samples: one ``index_select`` of
-    overlapping runs, far cheaper on a CPU than an element gather. They are weighted with two
-    matmuls whose long dimension is the block index. At an integer ratio all blocks but the
-    first two rows and columns share the main weights; those few are redone per type (a
-    batched product of per-block weights is slower on a CPU).
+    Returns ``(tiles, which)``: float32 ``[B+2, B+2, m]`` and long ``[m]`` indices into the
+    blocks ``(part, iy, ix)``. ``padded`` are the part maps padded by ``pad_maps``, so that
+    every block's ``ky x kx`` input window is ``ky`` runs of ``kx`` contiguous samples: one
+    ``index_select`` of overlapping runs, far cheaper on a CPU than an element gather. Blocks
+    whose rows cannot rise and fall (most blocks on a blob's slopes) are dropped first
+    (``_may_hold_peaks``); the rest are interpolated along x, then y, with matmuls whose long
+    dimension is the block index. At an integer ratio all blocks but the first two rows and
+    columns share the main weights; those few are always kept and done per type (a batched
+    product of per-block weights is slower on a CPU). ``scale``: largest input magnitude.
     """
     by, bx = grid.by, grid.bx
     h, w = padded.shape[1:]
     ky, kx = by.tile_k, bx.tile_k
-    corner = (part * h + by.tile_start[iy]) * w + bx.tile_start[ix]
+    corner = part * (h * w) + grid.corner[iy, ix]
     rows = (corner + (torch.arange(ky, device=padded.device) * w)[:, None]).reshape(-1)
     runs = padded.reshape(-1).unfold(0, kx, 1)  # every kx-sample run of the maps, a view
     patch = runs.index_select(0, rows).view(ky, len(part), kx)  # [ky, n, kx]
-    tiles = _apply_tile_weights(patch.transpose(1, 2), by.tile_weight[by.main_type],
-                                bx.tile_weight[bx.main_type])
-    odd = torch.nonzero(grid.odd[iy, ix]).squeeze(1)
+    wy, wx = by.tile_weight[by.main_type], bx.tile_weight[bx.main_type]
+    odd = grid.odd[iy, ix]
+    keep = ~odd
+    if by.bezier is not None:
+        keep &= _may_hold_peaks(patch, by.bezier, wx, scale)
+    which = [torch.nonzero(keep).squeeze(1)]
+    tiles = [_y_pass(_x_pass(patch.index_select(1, which[0]).transpose(1, 2), wx), wy)]
+    odd = torch.nonzero(odd).squeeze(1)
     if len(odd):
         num_x = len(bx.tile_weight)
         code = by.tile_type[iy[odd]] * num_x + bx.tile_type[ix[odd]]
         for c in torch.unique(code).tolist():
-            sel = odd[code == c]
-            tiles[..., sel] = _apply_tile_weights(patch.index_select(1, sel).transpose(1, 2),
-                                                  by.tile_weight[c // num_x],
-                                                  bx.tile_weight[c % num_x])
-    return tiles
+            which.append(odd[code == c])
+            windows = patch.index_select(1, which[-1]).transpose(1, 2)
+            tiles.append(_y_pass(_x_pass(windows, bx.tile_weight[c % num_x]),
+                                 by.tile_weight[c // num_x]))
+    if len(tiles) == 1:
+        return tiles[0], which[0]
+    return torch.cat(tiles, dim=2), torch.cat(which)
 
 
 def _strict_peaks(tiles: torch.Tensor, threshold: float) -> tuple[torch.Tensor, ...]:
@@ -120,13 +162,15 @@ def block_peaks(
     height, width = maps.size_hw
     grid = block_grid(tuple(low.shape[1:]), (height, width), maps.ratios[0], str(low.device))
     padded = pad_maps(low, grid)
+    lowest, highest = torch.aminmax(low) if low.numel() else (low.new_zeros(()),) * 2
     if exact:
-        part, iy, ix = active_blocks(padded, grid, threshold)
+        part, iy, ix = active_blocks(padded, grid, threshold, lowest)
     else:
         part, iy, ix = blocks_near_maxima(low, grid)
-    tiles = _tiles(padded, part, iy, ix, grid)
+    tiles, which = _tiles(padded, part, iy, ix, grid, torch.maximum(highest, -lowest))
     r, c, t = _strict_peaks(tiles, threshold)
-    y, x = grid.by.start[iy[t]] + r, grid.bx.start[ix[t]] + c
+    block = which[t]
+    y, x = grid.by.start[iy[block]] + r, grid.bx.start[ix[block]] + c
     # The one-pixel map border never holds a peak (this also drops outputs outside the map).
     keep = (y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2)
-    return part[t][keep], y[keep], x[keep], tiles[r + 1, c + 1, t][keep]
+    return part[block][keep], y[keep], x[keep], tiles[r + 1, c + 1, t][keep]

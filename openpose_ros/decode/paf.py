@@ -80,18 +80,27 @@ def _layout_constants(layout: Layout, min_above: float, device: str) -> tuple[to
     return channels.T.contiguous(), table
 
 
-def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, a_xy: torch.Tensor,
-                   step: torch.Tensor, unit: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """``PAF . unit`` at sample ``m`` (long ``[T]``) of each pair's line.
+@lru_cache(maxsize=64)
+def _last_pixel(size_hw: tuple[int, int], device: str) -> torch.Tensor:
+    """Long ``[2, 1]``: the largest x and y of a map (sample positions are clamped to it)."""
+    return torch.tensor([[size_hw[1] - 1], [size_hw[0] - 1]], device=torch.device(device))
 
-    ``paf`` is long ``[2, T]`` (x, y channels); ``a_xy``, ``step`` and ``unit`` are float32
-    ``[2, T]`` (x, y): the line starts at A and advances ``step`` per sample.
+
+def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, lines: torch.Tensor,
+                   m: torch.Tensor) -> torch.Tensor:
+    """``PAF . unit`` at samples ``m`` (long ``[S, T]`` or ``[T]``) of each pair's line.
+
+    ``paf`` is long ``[2, T]`` (x, y channels); ``lines`` float32 ``[6, T]``: rows A (x, y),
+    step (x, y) and unit vector (x, y). Sample ``m`` is at ``A + m * step``.
     """
-    height, width = maps.size_hw
+    a_xy, step, unit = lines.view(3, 2, 1, -1).unbind(0)  # [2, 1, T] each
     # float32 like the CUDA kernel, then round half up and clamp to the map.
-    xy = torch.floor(a_xy + m.float() * step + 0.5).long()
-    x, y = xy[0].clamp_(0, width - 1), xy[1].clamp_(0, height - 1)
-    return (unit * maps.points(paf, y, x)).sum(dim=0)  # ux * px + uy * py
+    samples = m.shape[0] if m.dim() == 2 else 1
+    xy = torch.floor(a_xy + m.float().view(1, samples, m.shape[-1]) * step + 0.5).long()
+    xy = torch.minimum(xy.clamp_(min=0), _last_pixel(maps.size_hw, str(xy.device))[:, :, None])
+    channels = paf[:, None].expand(2, samples, -1).reshape(2, -1)
+    values = maps.points(channels, xy[1].reshape(-1), xy[0].reshape(-1)).view(2, samples, -1)
+    return (unit * values).sum(dim=0).view(m.shape)  # ux * px + uy * py
 
 
 def paf_scores(
@@ -118,36 +127,33 @@ def paf_scores(
     xy = torch.stack([peaks.x, peaks.y])
     a_xy = xy[:, candidates.a]
     d_xy = xy[:, candidates.b] - a_xy  # [2, T]
-    n = torch.floor(torch.sqrt(5 * d_xy.abs().amax(dim=0)) + 0.5).clamp_(5, MAX_LINE_POINTS)
-    n_f, n = n, n.long()
+    n_f = torch.floor(torch.sqrt(5 * d_xy.abs().amax(dim=0)) + 0.5).clamp_(5, MAX_LINE_POINTS)
+    n = n_f.long()
     norm = torch.sqrt((d_xy * d_xy).sum(dim=0))
-    step, unit = d_xy / n_f, d_xy / norm.clamp(min=1e-30)
-    allowed_fail = table[n]
+    lines = torch.cat([a_xy, d_xy / n_f, d_xy / norm.clamp(min=1e-30)])  # [6, T]
     # Stage 1: two inner samples of every pair (wrong pairs fail there). A pair with more
     # failures than it may have is settled: it cannot pass, whatever its other samples are.
     first = torch.stack([n // 3, (2 * n) // 3])  # [2, T], distinct for n >= 5
-    twice = [t.repeat(1, 2) for t in (paf, a_xy, step, unit)]  # both samples in one pass
-    score = _sample_scores(maps, *twice, first.reshape(-1)).view(2, -1)
+    score = _sample_scores(maps, paf, lines, first)
     above = score > inter_threshold
     total = torch.where(above, score, 0.0).sum(dim=0)
     count = above.sum(dim=0)
-    alive = torch.nonzero(2 - count <= allowed_fail).squeeze(1)
+    alive = torch.nonzero(2 - count <= table[n]).squeeze(1)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
     m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
-    todo = (m_grid < n[alive]) & (m_grid != first[0, alive]) & (m_grid != first[1, alive])
+    left = first[:, alive]
+    todo = (m_grid < n[alive]) & (m_grid != left[0]) & (m_grid != left[1])
     m, k = torch.nonzero(todo, as_tuple=True)
     pair = alive[k]
-    score = _sample_scores(maps, paf[:, pair], a_xy[:, pair], step[:, pair], unit[:, pair], m)
+    score = _sample_scores(maps, paf[:, pair], lines[:, pair], m)
     above = score > inter_threshold
     total = total.index_add(0, pair, torch.where(above, score, 0.0))
     count = count.index_add(0, pair, above.long())
 
     was_alive = torch.zeros(n.shape, dtype=torch.bool, device=device).index_fill_(0, alive, True)
-    min_above = torch.tensor(inter_min_above_threshold, dtype=torch.float32, device=device)
-    passed = was_alive & (count.float() / n_f > min_above)
-    near = torch.tensor(nms_threshold + 1e-6, dtype=torch.float32, device=device)
-    close = norm < torch.sqrt(torch.tensor(float(width * height), device=device)) / 150
-    minus_one = torch.full_like(total, -1.0)
-    fallback = torch.where(close, near, minus_one)
+    # Python floats compare and fill in float32 here, as OpenPose's float thresholds.
+    passed = was_alive & (count.float() / n_f > inter_min_above_threshold)
+    close = norm < float(np.float32(np.sqrt(np.float32(width * height))) / np.float32(150))
+    fallback = torch.where(close, nms_threshold + 1e-6, -1.0)
     result = torch.where(passed, total / count.clamp(min=1).float(), fallback)
-    return torch.where(norm > 1e-6, result, minus_one)
+    return torch.where(norm > 1e-6, result, -1.0)
