@@ -155,14 +155,18 @@ def _cell_masses(n_in: int, n_out: int, r: float, starts: np.ndarray,
     if np.any(valid & (i1 != cell[:, None])):
         return None, (0.0, 0.0, 0.0, 0.0)
     w = cubic_taps(src - i1)[valid]  # [R, 4]
-    taps = np.clip(i1[valid][:, None] + np.arange(-1, 3), 0, n_in - 1)
     base = i1[valid][:, None]
-    core = (taps == base) | (taps == np.minimum(base + 1, n_in - 1))
-    masses = tuple(float(np.where(where, part, 0).sum(axis=1).max(initial=0))
-                   for where in (core, ~core) for part in (np.clip(w, 0, None),))
-    negative = tuple(float(np.where(where, -np.clip(w, None, 0), 0).sum(axis=1).max(initial=0))
-                     for where in (core, ~core))
-    return cell.astype(np.int64), masses + negative
+    taps = np.clip(base + np.arange(-1, 3), 0, n_in - 1)
+    # Net weight of each distinct sample (clamped taps repeat one), core first: [R, 4].
+    slots = np.minimum(np.where(taps >= base, taps - base, 3), 3)  # core i1, i1+1 -> 0, 1
+    slots = np.where(taps < base, 2, slots)  # i1 - 1 -> 2, i1 + 2 -> 3
+    net = np.zeros((len(w), 4))
+    np.add.at(net, (np.arange(len(w))[:, None], slots), w)
+    pos, neg = np.clip(net, 0, None), np.clip(-net, 0, None)
+    masses = tuple(float(part[:, s].sum(axis=1).max(initial=0))
+                   for part in (pos, neg) for s in (slice(0, 2), slice(2, 4)))
+    core_pos, outer_pos, core_neg, outer_neg = masses
+    return cell.astype(np.int64), (core_pos, outer_pos, core_neg, outer_neg)
 
 
 @lru_cache(maxsize=64)

@@ -87,6 +87,18 @@ def _may_hold_peaks(patch: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
     return torch.nan_to_num(room.amax(dim=0), nan=1.0) > 0
 
 
+def _odd_tiles(patch: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
+    """Tiles of blocks with their own weights: ``[ky, m, kx]`` windows, ``[m, ly, ky]`` and
+    ``[m, lx, kx]`` weights -> ``[ly, lx, m]``.
+
+    Broadcast products and sums (along x first): a few small ops for any number of types,
+    and each block's values are independent of the others (unlike small matrix products).
+    """
+    across = (patch[:, :, None, :] * wx[None]).sum(dim=-1)  # [ky, m, lx]
+    tiles = (wy.permute(1, 2, 0)[:, :, :, None] * across[None]).sum(dim=1)  # [ly, m, lx]
+    return tiles.transpose(1, 2)
+
+
 def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
            grid: BlockGrid, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Upsampled values, with a one-pixel halo, of those blocks that may hold a peak.
@@ -98,8 +110,8 @@ def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch
     whose rows cannot rise and fall (most blocks on a blob's slopes) are dropped first
     (``_may_hold_peaks``); the rest are interpolated along x, then y, with matmuls whose long
     dimension is the block index. At an integer ratio all blocks but the first two rows and
-    columns share the main weights; those few are always kept and done per type (a batched
-    product of per-block weights is slower on a CPU). ``scale``: largest input magnitude.
+    columns share the main weights; those few are always kept (``_odd_tiles``). ``scale``: the
+    largest input magnitude.
     """
     by, bx = grid.by, grid.bx
     h, w = padded.shape[1:]
@@ -117,13 +129,9 @@ def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch
     tiles = [_y_pass(_x_pass(patch.index_select(1, which[0]).transpose(1, 2), wx), wy)]
     odd = torch.nonzero(odd).squeeze(1)
     if len(odd):
-        num_x = len(bx.tile_weight)
-        code = by.tile_type[iy[odd]] * num_x + bx.tile_type[ix[odd]]
-        for c in torch.unique(code).tolist():
-            which.append(odd[code == c])
-            windows = patch.index_select(1, which[-1]).transpose(1, 2)
-            tiles.append(_y_pass(_x_pass(windows, bx.tile_weight[c % num_x]),
-                                 by.tile_weight[c // num_x]))
+        which.append(odd)
+        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight[by.tile_type[iy[odd]]],
+                                bx.tile_weight[bx.tile_type[ix[odd]]]))
     if len(tiles) == 1:
         return tiles[0], which[0]
     return torch.cat(tiles, dim=2), torch.cat(which)

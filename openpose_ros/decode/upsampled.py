@@ -33,7 +33,7 @@ from openpose_ros.decode.resize import axis_weights, upsample_openpose
 __all__ = ["UpsampledMaps", "DenseMaps"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (lru_cache keys)
 class _WindowTable:
     """Per-axis constants to evaluate ``length`` consecutive outputs from any first output o0.
 
@@ -70,21 +70,43 @@ def _window_table(
     )
 
 
-def _gather_runs(m: torch.Tensor, channels: torch.Tensor, row0: torch.Tensor,
-                 col0: torch.Tensor, ky: int, kx: int) -> torch.Tensor:
-    """``[..., ky, kx, P]`` input windows of contiguous ``[C, h, w]`` maps.
+@dataclass(frozen=True)
+class _Runs:
+    """Constants to gather ``ky x kx`` input windows of ``[C, h, w]`` maps as ``ky`` runs.
 
-    ``channels`` is long ``[..., P]``, ``row0``/``col0`` long ``[P]`` the windows' first input.
-    Each window row is one run of ``kx`` contiguous samples: an ``index_select`` of overlapping
-    runs, far cheaper on a CPU than gathering every sample.
+    ``row_first[i]``/``col_first[j]``: flat offset of the first input row / column of the
+    window of table entry ``i``/``j`` (``_WindowTable.start`` scaled); ``steps``: long
+    ``[ky, 1]`` offsets of the window's rows; ``plane = h * w``.
     """
-    h, w = int(m.shape[1]), int(m.shape[2])
-    first = (channels * h + row0) * w + col0  # [..., P]
-    starts = first.unsqueeze(-2) + (torch.arange(ky, device=m.device) * w)[:, None]
-    runs = m.reshape(-1).unfold(0, kx, 1)  # [C h w - kx + 1, kx], a view
-    runs = runs.index_select(0, starts.reshape(-1)).view(*starts.shape, kx)
+
+    row_first: torch.Tensor
+    col_first: torch.Tensor
+    steps: torch.Tensor
+    plane: int
+    ky: int
+    kx: int
+
+
+@lru_cache(maxsize=256)
+def _runs(ty: _WindowTable, tx: _WindowTable, h: int, w: int) -> _Runs:
+    steps = torch.arange(ty.k, device=ty.start.device)[:, None] * w
+    return _Runs(row_first=ty.start * w, col_first=tx.start, steps=steps, plane=h * w,
+                 ky=ty.k, kx=tx.k)
+
+
+def _gather_runs(m: torch.Tensor, runs: _Runs, channels: torch.Tensor, iy: torch.Tensor,
+                 ix: torch.Tensor) -> torch.Tensor:
+    """``[..., ky, kx, P]`` input windows of table entries ``iy``/``ix`` (long ``[P]``).
+
+    ``channels`` is long ``[..., P]``. Each window row is one run of ``kx`` contiguous samples
+    of the contiguous maps ``m``: an ``index_select`` of overlapping runs, far cheaper on a CPU
+    than gathering every sample.
+    """
+    first = channels * runs.plane + (runs.row_first[iy] + runs.col_first[ix])  # [..., P]
+    starts = first.unsqueeze(-2) + runs.steps  # [..., ky, P]
+    rows = m.reshape(-1).unfold(0, runs.kx, 1).index_select(0, starts.reshape(-1))
     # Contiguous [..., ky, kx, P]: the sums over taps then run in the same order as before.
-    return runs.transpose(-1, -2).contiguous()
+    return rows.view(*starts.shape, runs.kx).transpose(-1, -2).contiguous()
 
 
 def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
@@ -173,9 +195,10 @@ class UpsampledMaps:
             h, w = int(m.shape[1]), int(m.shape[2])
             ty = _window_table(h, self.size_hw[0], ry, 1, str(m.device))
             tx = _window_table(w, self.size_hw[1], rx, 1, str(m.device))
-            weight = ty.weight[0][:, None, y] * tx.weight[0][None, :, x]  # [ky, kx, P]
+            wy, wx = ty.weight[0].index_select(1, y), tx.weight[0].index_select(1, x)
+            weight = wy[:, None] * wx[None]  # [ky, kx, P]
             # The channels (PAF x and y) share the taps: one gather for all of them.
-            patch = _gather_runs(m, channels, ty.start[y], tx.start[x], ty.k, tx.k)
+            patch = _gather_runs(m, _runs(ty, tx, h, w), channels, y, x)
             value = (patch * weight).sum(dim=(-3, -2))  # [c, P]
             total = value if total is None else total + value
         return total / len(self.maps) if len(self.maps) > 1 else total
@@ -204,7 +227,7 @@ class UpsampledMaps:
             tx = _window_table(w, self.size_hw[1], rx, hx, str(m.device))
             iy = (y0 + (hy - 1)).clamp(0, len(ty.start) - 1)
             ix = (x0 + (hx - 1)).clamp(0, len(tx.start) - 1)
-            patch = _gather_runs(m, channels, ty.start[iy], tx.start[ix], ty.k, tx.k)
+            patch = _gather_runs(m, _runs(ty, tx, h, w), channels, iy, ix)
             wy, wx = ty.weight[:, :, iy], tx.weight[:, :, ix]  # [hy, ky, P], [hx, kx, P]
             across = (patch[:, None] * wx[None]).sum(dim=2)  # [ky, hx, P], along x first
             value = (across[None] * wy[:, :, None]).sum(dim=1)  # [hy, hx, P]
