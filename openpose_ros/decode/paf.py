@@ -82,8 +82,8 @@ def _layout_constants(layout: Layout, min_above: float, device: str) -> tuple[to
 
 @lru_cache(maxsize=64)
 def _last_pixel(size_hw: tuple[int, int], device: str) -> torch.Tensor:
-    """Long ``[2, 1]``: the largest x and y of a map (sample positions are clamped to it)."""
-    return torch.tensor([[size_hw[1] - 1], [size_hw[0] - 1]], device=torch.device(device))
+    """Long ``[2, 1, 1]``: the largest x and y of a map (sample positions are clamped to it)."""
+    return torch.tensor([[[size_hw[1] - 1]], [[size_hw[0] - 1]]], device=torch.device(device))
 
 
 def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, lines: torch.Tensor,
@@ -94,12 +94,12 @@ def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, lines: to
     step (x, y) and unit vector (x, y). Sample ``m`` is at ``A + m * step``.
     """
     a_xy, step, unit = lines.view(3, 2, 1, -1).unbind(0)  # [2, 1, T] each
-    # float32 like the CUDA kernel, then round half up and clamp to the map.
     samples = m.shape[0] if m.dim() == 2 else 1
-    xy = torch.floor(a_xy + m.float().view(1, samples, m.shape[-1]) * step + 0.5).long()
-    xy = torch.minimum(xy.clamp_(min=0), _last_pixel(maps.size_hw, str(xy.device))[:, :, None])
-    channels = paf[:, None].expand(2, samples, -1).reshape(2, -1)
-    values = maps.points(channels, xy[1].reshape(-1), xy[0].reshape(-1)).view(2, samples, -1)
+    # float32 like the CUDA kernel, then round half up and clamp to the map.
+    xy = (m.float().view(1, samples, -1) * step).add_(a_xy).add_(0.5).floor_().long()
+    xy = torch.minimum(xy.clamp_(min=0), _last_pixel(maps.size_hw, str(xy.device)))
+    channels = paf.unsqueeze(1).expand(2, samples, -1).reshape(2, -1)
+    values = maps.points(channels, xy[1].view(-1), xy[0].view(-1)).view(2, samples, -1)
     return (unit * values).sum(dim=0).view(m.shape)  # ux * px + uy * py
 
 
@@ -123,11 +123,11 @@ def paf_scores(
     device = peaks.x.device
     height, width = maps.size_hw
     channels, table = _layout_constants(layout, float(inter_min_above_threshold), str(device))
-    paf = channels[:, candidates.limb]  # [2, T]
+    paf = channels.index_select(1, candidates.limb)  # [2, T]
     xy = torch.stack([peaks.x, peaks.y])
-    a_xy = xy[:, candidates.a]
-    d_xy = xy[:, candidates.b] - a_xy  # [2, T]
-    n_f = torch.floor(torch.sqrt(5 * d_xy.abs().amax(dim=0)) + 0.5).clamp_(5, MAX_LINE_POINTS)
+    a_xy = xy.index_select(1, candidates.a)
+    d_xy = xy.index_select(1, candidates.b).sub_(a_xy)  # [2, T]
+    n_f = torch.sqrt(d_xy.abs().amax(dim=0).mul_(5)).add_(0.5).floor_().clamp_(5, MAX_LINE_POINTS)
     n = n_f.long()
     norm = torch.sqrt((d_xy * d_xy).sum(dim=0))
     lines = torch.cat([a_xy, d_xy / n_f, d_xy / norm.clamp(min=1e-30)])  # [6, T]
@@ -138,22 +138,22 @@ def paf_scores(
     above = score > inter_threshold
     total = torch.where(above, score, 0.0).sum(dim=0)
     count = above.sum(dim=0)
-    alive = torch.nonzero(2 - count <= table[n]).squeeze(1)
+    alive = torch.nonzero(table.index_select(0, n) >= 2 - count).squeeze(1)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
     m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
-    left = first[:, alive]
-    todo = (m_grid < n[alive]) & (m_grid != left[0]) & (m_grid != left[1])
+    left = first.index_select(1, alive)
+    todo = (m_grid < n.index_select(0, alive)) & (m_grid != left[0]) & (m_grid != left[1])
     m, k = torch.nonzero(todo, as_tuple=True)
-    pair = alive[k]
-    score = _sample_scores(maps, paf[:, pair], lines[:, pair], m)
+    pair = alive.index_select(0, k)
+    score = _sample_scores(maps, paf.index_select(1, pair), lines.index_select(1, pair), m)
     above = score > inter_threshold
-    total = total.index_add(0, pair, torch.where(above, score, 0.0))
-    count = count.index_add(0, pair, above.long())
+    total = total.index_add_(0, pair, torch.where(above, score, 0.0))
+    count = count.index_add_(0, pair, above.long())
 
     was_alive = torch.zeros(n.shape, dtype=torch.bool, device=device).index_fill_(0, alive, True)
     # Python floats compare and fill in float32 here, as OpenPose's float thresholds.
     passed = was_alive & (count.float() / n_f > inter_min_above_threshold)
-    close = norm < float(np.float32(np.sqrt(np.float32(width * height))) / np.float32(150))
+    close = norm < float(torch.sqrt(torch.tensor(float(width * height))) / 150)  # float32
     fallback = torch.where(close, nms_threshold + 1e-6, -1.0)
     result = torch.where(passed, total / count.clamp(min=1).float(), fallback)
     return torch.where(norm > 1e-6, result, -1.0)
