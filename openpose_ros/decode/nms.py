@@ -164,7 +164,8 @@ def block_peaks(
     NMS on the fully upsampled maps. Without it only the 2x2 blocks around each low-resolution
     local maximum (>= its 8 neighbours) are tested, which finds the same peaks on typical maps
     but can miss a peak where same-part blobs merge (crowds) or in interpolation ringing.
-    Returns ``(part, y, x, score)`` (unsorted), ``part`` indexing ``channels``.
+    Returns ``(part, y, x, score)`` (unsorted, and with outputs on the one-pixel border or off
+    the map still in: ``upsampled._raster_peaks`` drops them), ``part`` indexing ``channels``.
     """
     low = maps.maps[0].index_select(0, channels)
     height, width = maps.size_hw
@@ -177,8 +178,9 @@ def block_peaks(
         part, iy, ix = blocks_near_maxima(low, grid)
     tiles, which = _tiles(padded, part, iy, ix, grid, torch.maximum(highest, -lowest))
     r, c, t = _strict_peaks(tiles, threshold)
-    block = which[t]
-    y, x = grid.by.start[iy[block]] + r, grid.bx.start[ix[block]] + c
-    # The one-pixel map border never holds a peak (this also drops outputs outside the map).
-    keep = (y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2)
-    return part[block][keep], y[keep], x[keep], tiles[r + 1, c + 1, t][keep]
+    block = which.index_select(0, t)
+    y = grid.by.start.index_select(0, iy.index_select(0, block)).add_(r)
+    x = grid.bx.start.index_select(0, ix.index_select(0, block)).add_(c)
+    score = tiles[r + 1, c + 1, t]
+    # Outputs on the map's one-pixel border or off the map are dropped with the raster sort.
+    return part.index_select(0, block), y, x, score

@@ -37,6 +37,13 @@ class LimbCandidates:
         return int(self.limb.shape[0])
 
 
+@lru_cache(maxsize=16)
+def _pair_parts(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Long ``[L]`` parts A and B of each limb."""
+    pairs = np.asarray(layout.paf_pairs, dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
 def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     """Every (limb, A candidate, B candidate) triple, limb-major, then A-major.
 
@@ -44,15 +51,15 @@ def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     instead of a dozen small tensor ops, then one transfer to the maps' device.
     """
     start = peaks.start.cpu().numpy()
-    pairs = np.asarray(layout.paf_pairs, dtype=np.int64).reshape(-1, 2)
-    counts = np.diff(start)
-    n_a, n_b = counts[pairs[:, 0]], counts[pairs[:, 1]]
-    per_limb = n_a * n_b
-    limb = np.repeat(np.arange(len(pairs)), per_limb)
+    part_a, part_b = _pair_parts(layout)
+    counts = start[1:] - start[:-1]
+    n_b = counts[part_b]
+    per_limb = counts[part_a] * n_b
+    limb = np.repeat(np.arange(len(part_a)), per_limb)
     local = np.arange(len(limb)) - np.repeat(np.cumsum(per_limb) - per_limb, per_limb)
-    nb = n_b[limb]
-    a = start[pairs[limb, 0]] + local // np.maximum(nb, 1)
-    b = start[pairs[limb, 1]] + local % np.maximum(nb, 1)
+    n_b = np.repeat(np.maximum(n_b, 1), per_limb)
+    a = np.repeat(start[part_a], per_limb) + local // n_b
+    b = np.repeat(start[part_b], per_limb) + local % n_b
     triples = torch.from_numpy(np.stack([limb, a, b])).to(peaks.part.device)
     return LimbCandidates(limb=triples[0], a=triples[1], b=triples[2])
 

@@ -121,14 +121,24 @@ def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
 
 def _raster_peaks(part: torch.Tensor, y: torch.Tensor, x: torch.Tensor, score: torch.Tensor,
                   size_hw: tuple[int, int], max_peaks: int) -> tuple[torch.Tensor, ...]:
-    """Sort peaks by (part, y, x) and keep the first ``max_peaks`` of each part."""
+    """Drop peaks on or off the one-pixel border, sort by (part, y, x), keep ``max_peaks`` each.
+
+    The border test and the cap are rarely needed: checked first, applied only then.
+    """
     height, width = size_hw
-    order = torch.argsort((part * height + y) * width + x)
-    part, y, x, score = part[order], y[order], x[order], score[order]
-    if len(part):
+    key = (part * height + y) * width + x
+    inside = (y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2)
+    order = torch.argsort(torch.where(inside, key, key.new_tensor(-1)))
+    dropped = len(part) - int(inside.sum()) if len(part) else 0
+    order = order[dropped:]  # the dropped ones sort first
+    ints = torch.stack([part, y, x]).index_select(1, order)
+    score = score.index_select(0, order)
+    part, y, x = ints.unbind(0)
+    if len(part) and int(torch.bincount(part).max()) > max_peaks:
         first = torch.searchsorted(part, part, right=False)
-        keep = torch.arange(len(part), device=part.device) - first < max_peaks
-        part, y, x, score = part[keep], y[keep], x[keep], score[keep]
+        keep = torch.nonzero(torch.arange(len(part), device=part.device) - first < max_peaks)
+        keep = keep.squeeze(1)
+        part, y, x, score = (t.index_select(0, keep) for t in (part, y, x, score))
     return part, y, x, score
 
 
@@ -228,7 +238,7 @@ class UpsampledMaps:
             iy = (y0 + (hy - 1)).clamp(0, len(ty.start) - 1)
             ix = (x0 + (hx - 1)).clamp(0, len(tx.start) - 1)
             patch = _gather_runs(m, _runs(ty, tx, h, w), channels, iy, ix)
-            wy, wx = ty.weight[:, :, iy], tx.weight[:, :, ix]  # [hy, ky, P], [hx, kx, P]
+            wy, wx = ty.weight.index_select(2, iy), tx.weight.index_select(2, ix)  # [hy, ky, P]
             across = (patch[:, None] * wx[None]).sum(dim=2)  # [ky, hx, P], along x first
             value = (across[None] * wy[:, :, None]).sum(dim=1)  # [hy, hx, P]
             total = value if total is None else total + value
