@@ -32,14 +32,14 @@ import torch
 
 from openpose_ros.decode.resize import axis_weights, cubic_taps
 
-__all__ = ["AxisBlocks", "BlockGrid", "block_grid", "pad_maps", "active_blocks",
-           "blocks_near_maxima"]
+__all__ = ["AxisBlocks", "BlockGrid", "block_grid", "block_tables", "pad_maps",
+           "active_blocks", "blocks_near_maxima"]
 
 _CATMULL_ROM_TO_BEZIER = np.array([[0, 1, 0, 0], [-1 / 6, 1, 1 / 6, 0],
                                    [0, 1 / 6, 1, -1 / 6], [0, 0, 1, 0]])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (cache keys)
 class AxisBlocks:
     """Blocks of one axis.
 
@@ -218,7 +218,7 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (cache keys)
 class BlockGrid:
     """The blocks of one map size: both axes and the constants of their bound.
 
@@ -258,6 +258,15 @@ def block_grid(map_hw: tuple[int, int], size_hw: tuple[int, int],
     corner = by.tile_start[:, None] * width + bx.tile_start[None, :]
     return BlockGrid(by=by, bx=bx, cell_bound=cell_bound, negative=negative, odd=odd,
                      corner=corner)
+
+
+@lru_cache(maxsize=64)
+def block_tables(grid: BlockGrid, parts: int, plane: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per block id of ``parts`` maps: long tile-window offset in padded maps of ``plane``
+    samples each, and bool ``odd`` (``BlockGrid.corner``, ``BlockGrid.odd`` for every part)."""
+    offset = torch.arange(parts, device=grid.corner.device)[:, None] * plane
+    return ((offset + grid.corner.reshape(1, -1)).reshape(-1),
+            grid.odd.reshape(1, -1).expand(parts, -1).reshape(-1))
 
 
 def _sliding_extremes(hi: torch.Tensor, lo: torch.Tensor, dim: int,
@@ -332,20 +341,22 @@ def pad_maps(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
 
 
 def active_blocks(padded: torch.Tensor, grid: BlockGrid, threshold: float,
-                  lowest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Blocks ``(part, iy, ix)`` whose upper bound reaches ``threshold``.
-
-    ``padded``: the part maps from ``pad_maps``; ``lowest``: their minimum (0-dim).
+                  lowest: torch.Tensor) -> torch.Tensor:
+    """Long ``[n]`` ids (``(part * nby + iy) * nbx + ix``) of the blocks whose upper bound
+    reaches ``threshold``. ``padded``: the part maps from ``pad_maps``; ``lowest``: their
+    minimum (0-dim).
     """
     if grid.cell_bound is None:
-        return torch.nonzero(_reaches(_generic_bound(padded, grid), threshold), as_tuple=True)
-    blocks = _reaches(_cell_bound(padded, grid, lowest), threshold)  # [J, h, w] per cell
-    for dim, axis in ((1, grid.by), (2, grid.bx)):
-        if axis.first_cell_twice:  # blocks 0 and 1 share cell 0, block b > 0 is cell b - 1
-            blocks = torch.cat([blocks.narrow(dim, 0, 1), blocks], dim=dim)
-        else:
-            blocks = blocks.index_select(dim, axis.cell)
-    return torch.nonzero(blocks, as_tuple=True)
+        blocks = _reaches(_generic_bound(padded, grid), threshold)
+    else:
+        blocks = _reaches(_cell_bound(padded, grid, lowest), threshold)  # [J, h, w] per cell
+        for dim, axis in ((1, grid.by), (2, grid.bx)):
+            if axis.first_cell_twice:  # blocks 0 and 1 share cell 0, block b > 0 is cell b - 1
+                blocks = torch.cat([blocks.narrow(dim, 0, 1), blocks], dim=dim)
+            else:
+                blocks = blocks.index_select(dim, axis.cell)
+    # One index per block rather than three: the nonzero scan writes a third as much.
+    return torch.nonzero(blocks.view(-1)).squeeze(1)
 
 
 def _box_max(v: torch.Tensor) -> torch.Tensor:
@@ -362,9 +373,9 @@ def _box_max(v: torch.Tensor) -> torch.Tensor:
     return v
 
 
-def blocks_near_maxima(low: torch.Tensor,
-                       grid: BlockGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The 2x2 blocks around every positive low-res sample that is >= its 8 neighbours."""
+def blocks_near_maxima(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
+    """Ids (as ``active_blocks``) of the 2x2 blocks around every positive low-res sample that
+    is >= its 8 neighbours."""
     by, bx = grid.by, grid.bx
     part, cy, cx = torch.nonzero((low >= _box_max(low)) & (low > 0), as_tuple=True)
     # Peaks near sample c lie in the blocks of base taps c - 1 and c.
@@ -374,5 +385,4 @@ def blocks_near_maxima(low: torch.Tensor,
         (part * nby + (iy + dy).clamp(0, nby - 1)) * nbx + (ix + dx).clamp(0, nbx - 1)
         for dy in (-1, 0) for dx in (-1, 0)
     ])
-    code = torch.unique(code)
-    return code // (nby * nbx), code // nbx % nby, code % nbx
+    return torch.unique(code)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from openpose_ros.decode.blocks import (
-    BlockGrid, active_blocks, block_grid, blocks_near_maxima, pad_maps,
+    BlockGrid, active_blocks, block_grid, block_tables, blocks_near_maxima, pad_maps,
 )
 
 __all__ = ["nms_mask", "block_peaks"]
@@ -99,29 +99,27 @@ def _odd_tiles(patch: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch
     return tiles.transpose(1, 2)
 
 
-def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
-           grid: BlockGrid, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Upsampled values, with a one-pixel halo, of those blocks that may hold a peak.
+def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
+           scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Upsampled values, with a one-pixel halo, of those ``blocks`` (ids) that may hold a peak.
 
-    Returns ``(tiles, which)``: float32 ``[B+2, B+2, m]`` and long ``[m]`` indices into the
-    blocks ``(part, iy, ix)``. ``padded`` are the part maps padded by ``pad_maps``, so that
-    every block's ``ky x kx`` input window is ``ky`` runs of ``kx`` contiguous samples: one
-    ``index_select`` of overlapping runs, far cheaper on a CPU than an element gather. Blocks
-    whose rows cannot rise and fall (most blocks on a blob's slopes) are dropped first
-    (``_may_hold_peaks``); the rest are interpolated along x, then y, with matmuls whose long
-    dimension is the block index. At an integer ratio all blocks but the first two rows and
-    columns share the main weights; those few are always kept (``_odd_tiles``). ``scale``: the
-    largest input magnitude.
+    Returns ``(tiles, which)``: float32 ``[B+2, B+2, m]`` and long ``[m]`` indices into
+    ``blocks``. ``padded`` are the part maps padded by ``pad_maps``, so that every block's
+    ``ky x kx`` input window is ``ky`` runs of ``kx`` contiguous samples: one ``index_select``
+    of overlapping runs, far cheaper on a CPU than an element gather. Blocks whose rows cannot
+    rise and fall (most blocks on a blob's slopes) are dropped first (``_may_hold_peaks``); the
+    rest are interpolated along x, then y, with matmuls whose long dimension is the block index.
+    At an integer ratio all blocks but the first two rows and columns share the main weights;
+    those few are always kept (``_odd_tiles``). ``scale``: the largest input magnitude.
     """
     by, bx = grid.by, grid.bx
-    h, w = padded.shape[1:]
+    parts, h, w = padded.shape
     ky, kx = by.tile_k, bx.tile_k
-    corner = part * (h * w) + grid.corner[iy, ix]
+    corner, odd = (t.index_select(0, blocks) for t in block_tables(grid, parts, h * w))
     rows = (corner + (torch.arange(ky, device=padded.device) * w)[:, None]).reshape(-1)
     runs = padded.reshape(-1).unfold(0, kx, 1)  # every kx-sample run of the maps, a view
-    patch = runs.index_select(0, rows).view(ky, len(part), kx)  # [ky, n, kx]
+    patch = runs.index_select(0, rows).view(ky, len(blocks), kx)  # [ky, n, kx]
     wy, wx = by.tile_weight[by.main_type], bx.tile_weight[bx.main_type]
-    odd = grid.odd[iy, ix]
     keep = ~odd
     if by.bezier is not None:
         keep &= _may_hold_peaks(patch, by.bezier, wx, scale)
@@ -130,8 +128,11 @@ def _tiles(padded: torch.Tensor, part: torch.Tensor, iy: torch.Tensor, ix: torch
     odd = torch.nonzero(odd).squeeze(1)
     if len(odd):
         which.append(odd)
-        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight[by.tile_type[iy[odd]]],
-                                bx.tile_weight[bx.tile_type[ix[odd]]]))
+        cell = blocks.index_select(0, odd) % (len(by) * len(bx))
+        types = by.tile_type.index_select(0, cell // len(bx)), bx.tile_type.index_select(
+            0, cell % len(bx))
+        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight[types[0]],
+                                bx.tile_weight[types[1]]))
     if len(tiles) == 1:
         return tiles[0], which[0]
     return torch.cat(tiles, dim=2), torch.cat(which)
@@ -173,14 +174,16 @@ def block_peaks(
     padded = pad_maps(low, grid)
     lowest, highest = torch.aminmax(low) if low.numel() else (low.new_zeros(()),) * 2
     if exact:
-        part, iy, ix = active_blocks(padded, grid, threshold, lowest)
+        blocks = active_blocks(padded, grid, threshold, lowest)
     else:
-        part, iy, ix = blocks_near_maxima(low, grid)
-    tiles, which = _tiles(padded, part, iy, ix, grid, torch.maximum(highest, -lowest))
+        blocks = blocks_near_maxima(low, grid)
+    tiles, which = _tiles(padded, blocks, grid, torch.maximum(highest, -lowest))
     r, c, t = _strict_peaks(tiles, threshold)
-    block = which.index_select(0, t)
-    y = grid.by.start.index_select(0, iy.index_select(0, block)).add_(r)
-    x = grid.bx.start.index_select(0, ix.index_select(0, block)).add_(c)
+    block = blocks.index_select(0, which.index_select(0, t))
+    nbx, per_part = len(grid.bx), len(grid.by) * len(grid.bx)
+    cell = block % per_part
+    y = grid.by.start.index_select(0, cell // nbx).add_(r)
+    x = grid.bx.start.index_select(0, cell % nbx).add_(c)
     score = tiles[r + 1, c + 1, t]
     # Outputs on the map's one-pixel border or off the map are dropped with the raster sort.
-    return part.index_select(0, block), y, x, score
+    return block // per_part, y, x, score
