@@ -11,7 +11,7 @@ import torch
 
 from openpose_ros.decode.resize import upsample_openpose
 from openpose_ros.decode.synthetic import synthetic_scene
-from openpose_ros.decode.upsampled import DenseMaps, UpsampledMaps
+from openpose_ros.decode.upsampled import UpsampledMaps
 from openpose_ros.layouts import BODY_25, COCO_18
 
 

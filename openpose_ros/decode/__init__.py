@@ -2,9 +2,9 @@
 
 ``decode_body`` turns one image's net output (heatmaps + PAFs, one map per scale) into
 ``People``; ``BodyEstimator`` runs a network on images and decodes them. Submodules:
-``sizing`` (net input sizes and scales), ``resize`` (the CUDA bicubic), ``upsampled`` and
-``nms`` (exact lazy upsampling and NMS), ``peaks``, ``paf``, ``assemble``, ``body``,
-``estimator``, ``synthetic`` (ground-truth maps), ``openpose_json`` and ``oks``.
+``sizing`` (net input sizes and scales), ``resize`` (the CUDA bicubic), ``upsampled``,
+``blocks`` and ``nms`` (exact lazy upsampling and NMS), ``peaks``, ``paf``, ``assemble``,
+``body``, ``estimator``, ``synthetic`` (ground-truth maps), ``openpose_json`` and ``oks``.
 """
 
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body, scale_keypoints

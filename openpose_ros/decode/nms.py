@@ -6,11 +6,13 @@ blocks of the upsampled map whose value bound reaches the threshold are evaluate
 NMS on the fully upsampled maps.
 
 Cost grows with the area where the maps exceed the threshold (about 25 blocks per joint for
-OpenPose-width blobs); on a CPU it is bound by memory traffic, so every pass over the tiles
-counts. The optional fast mode (``BodyDecodeConfig.fast_nms``) tests only the 2x2 blocks around
-each low-resolution local maximum: cheaper, every peak it finds is a true one, but where
-same-part blobs of different people merge it can miss one (measured on synthetic crowds: 2 of
-349 peaks), so it is not the default.
+OpenPose-width blobs). Before their tiles are computed, blocks whose rows provably cannot rise
+and then fall along x are dropped (about two in three: those on a blob's slopes). On a CPU the
+rest is bound by memory traffic and per-op overhead, so every pass over the tiles counts. The
+optional fast mode (``BodyDecodeConfig.fast_nms``) starts from only the 2x2 blocks around each
+low-resolution local maximum: cheaper, every peak it finds is a true one, but where same-part
+blobs of different people merge it can miss one (measured on synthetic crowds: 2 of 349
+peaks), so it is not the default.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _padded_batch(t: torch.Tensor) -> torch.Tensor:
 
 
 def _x_pass(windows: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
-    """``[ky, kx, n]`` input windows -> ``[ky, lx, n]`` interpolated along x (as the CUDA kernel)."""
+    """``[ky, kx, n]`` input windows -> ``[ky, lx, n]`` interpolated along x (as CUDA does)."""
     n = windows.shape[-1]
     return torch.matmul(wx, _padded_batch(windows))[..., :n]
 

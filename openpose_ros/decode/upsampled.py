@@ -9,7 +9,8 @@ is a fixed weighted sum of at most 4x4 input samples (per scale), so both reader
 
 - ``UpsampledMaps`` (the fast path) keeps the low-resolution maps and evaluates points and
   small windows on demand; its NMS (``nms.block_peaks``) skips every 8x8 block whose values
-  provably stay below the threshold and runs the exact test on the rest.
+  provably stay below the threshold or that provably holds no local maximum, and runs the
+  exact test on the rest.
 - ``DenseMaps`` holds already-upsampled maps (the reference, used by the tests).
 
 Both expose ``size_hw``, ``points``, ``window`` and ``peaks``; the decoder takes either.
