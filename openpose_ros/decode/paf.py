@@ -88,6 +88,12 @@ def _layout_constants(layout: Layout, min_above: float, device: str) -> tuple[to
 
 
 @lru_cache(maxsize=64)
+def _near_radius(size_hw: tuple[int, int]) -> float:
+    """``sqrt(W * H) / 150`` in float32 by torch's kernels, as OpenPose's near-part rule."""
+    return float(torch.sqrt(torch.tensor(float(size_hw[0] * size_hw[1]))) / 150)
+
+
+@lru_cache(maxsize=64)
 def _last_pixel(size_hw: tuple[int, int], device: str) -> torch.Tensor:
     """Long ``[2, 1, 1]``: the largest x and y of a map (sample positions are clamped to it)."""
     return torch.tensor([[[size_hw[1] - 1]], [[size_hw[0] - 1]]], device=torch.device(device))
@@ -144,7 +150,7 @@ def paf_scores(
     score = _sample_scores(maps, paf, lines, first)
     above = score > inter_threshold
     total = torch.where(above, score, 0.0).sum(dim=0)
-    count = above.sum(dim=0)
+    count = above.sum(dim=0, dtype=torch.float32)  # small integers: exact in float32
     alive = torch.nonzero(table.index_select(0, n) >= 2 - count).squeeze(1)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
     m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
@@ -155,12 +161,11 @@ def paf_scores(
     score = _sample_scores(maps, paf.index_select(1, pair), lines.index_select(1, pair), m)
     above = score > inter_threshold
     total = total.index_add_(0, pair, torch.where(above, score, 0.0))
-    count = count.index_add_(0, pair, above.long())
+    count = count.index_add_(0, pair, above.float())
 
     was_alive = torch.zeros(n.shape, dtype=torch.bool, device=device).index_fill_(0, alive, True)
     # Python floats compare and fill in float32 here, as OpenPose's float thresholds.
-    passed = was_alive & (count.float() / n_f > inter_min_above_threshold)
-    close = norm < float(torch.sqrt(torch.tensor(float(width * height))) / 150)  # float32
-    fallback = torch.where(close, nms_threshold + 1e-6, -1.0)
-    result = torch.where(passed, total / count.clamp(min=1).float(), fallback)
+    passed = was_alive & (count / n_f > inter_min_above_threshold)
+    fallback = torch.where(norm < _near_radius((height, width)), nms_threshold + 1e-6, -1.0)
+    result = torch.where(passed, total / count.clamp(min=1), fallback)
     return torch.where(norm > 1e-6, result, -1.0)
