@@ -58,7 +58,7 @@ def test_staged_scores_equal_the_literal_kernel_on_a_crowd():
     lazy = UpsampledMaps.from_net_output(scene.net_output, (368, 656))
     peaks = find_peaks(lazy, COCO_18.num_parts, 0.05, offset=0.17)
     cand = limb_candidates(peaks, COCO_18)
-    got = paf_scores(lazy, peaks, cand, COCO_18, **THRESHOLDS).numpy()
+    got = paf_scores(lazy, peaks, cand, COCO_18, **THRESHOLDS)
     dense = lazy.dense().maps.numpy()
     want = [
         _reference_score(dense, *COCO_18.paf_channels[k],
@@ -89,7 +89,7 @@ def _limb0_maps(value_x: float, value_y: float, size=(64, 64), hole=None) -> Den
 
 def _score(maps: DenseMaps, a, b, **overrides) -> float:
     peaks = _peaks([(1, *a), (2, *b)], 18)
-    cand = LimbCandidates(torch.tensor([0]), torch.tensor([0]), torch.tensor([1]))
+    cand = LimbCandidates(np.array([0]), np.array([0]), np.array([1]))
     return paf_scores(maps, peaks, cand, COCO_18, **{**THRESHOLDS, **overrides}).item()
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from openpose_ros.decode.resize import axis_weights, cubic_taps
+from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
 
 __all__ = ["AxisBlocks", "BlockGrid", "block_grid", "block_tables", "pad_maps",
            "active_blocks", "blocks_near_maxima"]
@@ -356,7 +357,7 @@ def active_blocks(padded: torch.Tensor, grid: BlockGrid, threshold: float,
             else:
                 blocks = blocks.index_select(dim, axis.cell)
     # One index per block rather than three: the nonzero scan writes a third as much.
-    return torch.nonzero(blocks.view(-1)).squeeze(1)
+    return flat_nonzero(blocks)
 
 
 def _box_max(v: torch.Tensor) -> torch.Tensor:
@@ -377,7 +378,7 @@ def blocks_near_maxima(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
     """Ids (as ``active_blocks``) of the 2x2 blocks around every positive low-res sample that
     is >= its 8 neighbours."""
     by, bx = grid.by, grid.bx
-    part, cy, cx = torch.nonzero((low >= _box_max(low)) & (low > 0), as_tuple=True)
+    part, cy, cx = nonzero_tuple((low >= _box_max(low)) & (low > 0))
     # Peaks near sample c lie in the blocks of base taps c - 1 and c.
     iy, ix = by.cell_block[cy], bx.cell_block[cx]
     nby, nbx = len(by), len(bx)

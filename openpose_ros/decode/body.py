@@ -126,6 +126,7 @@ def scale_keypoints(
     return out
 
 
+@torch.inference_mode()
 def decode_maps(
     maps: UpsampledMaps | DenseMaps,
     layout: Layout,
@@ -150,10 +151,9 @@ def decode_maps(
         inter_min_above_threshold=config.inter_min_above_threshold,
         nms_threshold=config.nms_threshold,
     )
-    keep = torch.nonzero(scores > 1e-6).squeeze(1)
-    # Only these small arrays leave the device, in three transfers.
-    limb, a, b = torch.stack([candidates.limb, candidates.a, candidates.b])[:, keep].cpu().numpy()
-    score = scores[keep].cpu().numpy()
+    keep = np.flatnonzero(scores > 1e-6)
+    limb, a, b, score = candidates.limb[keep], candidates.a[keep], candidates.b[keep], scores[keep]
+    # Only the peaks leave the device here (the maps never do).
     peak_x, peak_y, peak_score = torch.stack([peaks.x, peaks.y, peaks.score]).cpu().numpy()
     peak_xy = np.stack([peak_x, peak_y], axis=1)
     peak_part = peaks.part.cpu().numpy()
@@ -178,6 +178,7 @@ def decode_maps(
     return People(layout, image_size, body, person_score[top])
 
 
+@torch.inference_mode()
 def decode_body(
     net_output: torch.Tensor | Sequence[torch.Tensor],
     layout: Layout,

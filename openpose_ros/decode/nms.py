@@ -22,6 +22,7 @@ import torch
 from openpose_ros.decode.blocks import (
     BlockGrid, active_blocks, block_grid, block_tables, blocks_near_maxima, pad_maps,
 )
+from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
 
 __all__ = ["nms_mask", "block_peaks"]
 
@@ -125,9 +126,9 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
     keep = ~odd
     if by.bezier is not None:
         keep &= _may_hold_peaks(patch, by.bezier, wx, scale)
-    which = [torch.nonzero(keep).squeeze(1)]
+    which = [flat_nonzero(keep)]
     tiles = [_y_pass(_x_pass(patch.index_select(1, which[0]).transpose(1, 2), wx), wy)]
-    odd = torch.nonzero(odd).squeeze(1)
+    odd = flat_nonzero(odd)
     if len(odd):
         which.append(odd)
         cell = blocks.index_select(0, odd) % (len(by) * len(bx))
@@ -153,8 +154,8 @@ def _strict_peaks(tiles: torch.Tensor, threshold: float) -> tuple[torch.Tensor, 
     margin = torch.maximum(margin, left_right[1:-1], out=margin).clamp_(min=threshold)
     margin = torch.sub(tiles[1:-1, 1:-1], margin, out=margin)
     best = torch.nan_to_num(margin.amax(dim=(0, 1)), nan=1.0)
-    some = torch.nonzero(best > 0).squeeze(1)
-    r, c, k = torch.nonzero(margin.index_select(2, some) > 0, as_tuple=True)
+    some = flat_nonzero(best > 0)
+    r, c, k = nonzero_tuple(margin.index_select(2, some) > 0)
     return r, c, some[k]
 
 

@@ -27,11 +27,13 @@ MAX_LINE_POINTS = 25
 
 @dataclass(frozen=True)
 class LimbCandidates:
-    """All candidate connections: long ``[T]`` limb index and global peak indices of A and B."""
+    """All candidate connections: int64 ``[T]`` limb index and global peak indices of A and B
+    (host arrays: the bookkeeping of a few thousand pairs costs less there than a kernel
+    launch or a CPU tensor op per step)."""
 
-    limb: torch.Tensor
-    a: torch.Tensor
-    b: torch.Tensor
+    limb: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
 
     def __len__(self) -> int:
         return int(self.limb.shape[0])
@@ -47,8 +49,8 @@ def _pair_parts(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
 def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     """Every (limb, A candidate, B candidate) triple, limb-major, then A-major.
 
-    Built on the host from the per-part counts (``J + 1`` numbers): a handful of NumPy calls
-    instead of a dozen small tensor ops, then one transfer to the maps' device.
+    Built on the host from the per-part counts (``J + 1`` numbers) with a handful of NumPy
+    calls.
     """
     start = peaks.start.cpu().numpy()
     part_a, part_b = _pair_parts(layout)
@@ -60,8 +62,7 @@ def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     n_b = np.repeat(np.maximum(n_b, 1), per_limb)
     a = np.repeat(start[part_a], per_limb) + local // n_b
     b = np.repeat(start[part_b], per_limb) + local % n_b
-    triples = torch.from_numpy(np.stack([limb, a, b])).to(peaks.part.device)
-    return LimbCandidates(limb=triples[0], a=triples[1], b=triples[2])
+    return LimbCandidates(limb=limb, a=a, b=b)
 
 
 @lru_cache(maxsize=16)
@@ -78,42 +79,54 @@ def _allowed_failures_table(min_above: float) -> np.ndarray:
     return table
 
 
-@lru_cache(maxsize=64)
-def _layout_constants(layout: Layout, min_above: float, device: str) -> tuple[torch.Tensor, ...]:
-    """Long ``[2, L]`` PAF channels of each limb and long ``[26]`` allowed failures per ``n``."""
-    dev = torch.device(device)
-    channels = torch.tensor(layout.paf_channels, dtype=torch.long, device=dev).reshape(-1, 2)
-    table = torch.from_numpy(_allowed_failures_table(min_above)).to(dev)
-    return channels.T.contiguous(), table
+@lru_cache(maxsize=16)
+def _paf_channels(layout: Layout) -> np.ndarray:
+    """int64 ``[L, 2]`` PAF channels (x, y) of each limb."""
+    return np.asarray(layout.paf_channels, dtype=np.int64).reshape(-1, 2)
 
 
 @lru_cache(maxsize=64)
-def _near_radius(size_hw: tuple[int, int]) -> float:
-    """``sqrt(W * H) / 150`` in float32 by torch's kernels, as OpenPose's near-part rule."""
-    return float(torch.sqrt(torch.tensor(float(size_hw[0] * size_hw[1]))) / 150)
+def _near_radius(size_hw: tuple[int, int]) -> np.float32:
+    """``sqrt(W * H) / 150`` in float32, as OpenPose's near-part rule."""
+    return np.float32(np.sqrt(np.float32(size_hw[0] * size_hw[1])) / np.float32(150))
 
 
-@lru_cache(maxsize=64)
-def _last_pixel(size_hw: tuple[int, int], device: str) -> torch.Tensor:
-    """Long ``[2, 1, 1]``: the largest x and y of a map (sample positions are clamped to it)."""
-    return torch.tensor([[[size_hw[1] - 1]], [[size_hw[0] - 1]]], device=torch.device(device))
+@dataclass(frozen=True)
+class _Lines:
+    """Float32 ``[T]`` geometry of candidate lines: start ``A``, step ``(B - A) / n`` and unit
+    vector, per axis (1-D arrays: NumPy gathers and reduces them several times faster than
+    rows of a ``[2, T]`` array), and int64 ``[T]`` PAF channels."""
+
+    ax: np.ndarray
+    ay: np.ndarray
+    sx: np.ndarray
+    sy: np.ndarray
+    ux: np.ndarray
+    uy: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+
+    def take(self, index: np.ndarray) -> "_Lines":
+        return _Lines(*(v[index] for v in vars(self).values()))
 
 
-def _sample_scores(maps: UpsampledMaps | DenseMaps, paf: torch.Tensor, lines: torch.Tensor,
-                   m: torch.Tensor) -> torch.Tensor:
-    """``PAF . unit`` at samples ``m`` (long ``[S, T]`` or ``[T]``) of each pair's line.
+def _sample_scores(maps: UpsampledMaps | DenseMaps, lines: _Lines, m: np.ndarray) -> np.ndarray:
+    """``PAF . unit`` at samples ``m`` (int64 ``[S, T]``, or ``[T]`` one per line) of each line.
 
-    ``paf`` is long ``[2, T]`` (x, y channels); ``lines`` float32 ``[6, T]``: rows A (x, y),
-    step (x, y) and unit vector (x, y). Sample ``m`` is at ``A + m * step``.
+    Sample ``m`` is at ``A + m * step``, rounded half up and clamped to the map in float32 as
+    the CUDA kernel does. The positions are computed here; the maps are read on their device
+    (``maps.points``), with one transfer each way.
     """
-    a_xy, step, unit = lines.view(3, 2, 1, -1).unbind(0)  # [2, 1, T] each
-    samples = m.shape[0] if m.dim() == 2 else 1
-    # float32 like the CUDA kernel, then round half up and clamp to the map.
-    xy = (m.float().view(1, samples, -1) * step).add_(a_xy).add_(0.5).floor_().long()
-    xy = torch.minimum(xy.clamp_(min=0), _last_pixel(maps.size_hw, str(xy.device)))
-    channels = paf.unsqueeze(1).expand(2, samples, -1).reshape(2, -1)
-    values = maps.points(channels, xy[1].view(-1), xy[0].view(-1)).view(2, samples, -1)
-    return (unit * values).sum(dim=0).view(m.shape)  # ux * px + uy * py
+    height, width = maps.size_hw
+    mf = m.astype(np.float32)
+    x = np.clip(np.floor(mf * lines.sx + lines.ax + np.float32(0.5)), 0, width - 1)
+    y = np.clip(np.floor(mf * lines.sy + lines.ay + np.float32(0.5)), 0, height - 1)
+    shape = np.broadcast_shapes(m.shape, lines.cx.shape)
+    index = np.stack([np.broadcast_to(lines.cx, shape), np.broadcast_to(lines.cy, shape),
+                      y.astype(np.int64), x.astype(np.int64)]).reshape(4, -1)
+    index = torch.from_numpy(index).to(maps.device)
+    values = maps.points(index[:2], index[2], index[3]).cpu().numpy()
+    return lines.ux * values[0].reshape(shape) + lines.uy * values[1].reshape(shape)
 
 
 def paf_scores(
@@ -125,47 +138,53 @@ def paf_scores(
     inter_threshold: float,
     inter_min_above_threshold: float,
     nms_threshold: float,
-) -> torch.Tensor:
+) -> np.ndarray:
     """OpenPose's PAF score of every candidate, float32 ``[T]`` (-1 = no connection).
 
     The score is the mean of the sample scores above ``inter_threshold`` when more than
     ``inter_min_above_threshold`` of the ``n`` samples are above it; otherwise
     ``nms_threshold + 1e-6`` for near-coincident parts (``|AB| < sqrt(W*H)/150``), else -1.
-    Coincident parts (``|AB| <= 1e-6``) score -1.
+    Coincident parts (``|AB| <= 1e-6``) score -1. Geometry and counting run on the host in
+    float32 (the CUDA kernel's arithmetic, operation by operation); only the map reads run on
+    the maps' device.
     """
-    device = peaks.x.device
-    height, width = maps.size_hw
-    channels, table = _layout_constants(layout, float(inter_min_above_threshold), str(device))
-    paf = channels.index_select(1, candidates.limb)  # [2, T]
-    xy = torch.stack([peaks.x, peaks.y])
-    a_xy = xy.index_select(1, candidates.a)
-    d_xy = xy.index_select(1, candidates.b).sub_(a_xy)  # [2, T]
-    n_f = torch.sqrt(d_xy.abs().amax(dim=0).mul_(5)).add_(0.5).floor_().clamp_(5, MAX_LINE_POINTS)
-    n = n_f.long()
-    norm = torch.sqrt((d_xy * d_xy).sum(dim=0))
-    lines = torch.cat([a_xy, d_xy / n_f, d_xy / norm.clamp(min=1e-30)])  # [6, T]
+    f32 = np.float32
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=f32)
+    table = _allowed_failures_table(float(inter_min_above_threshold))
+    channels = _paf_channels(layout)
+    px, py = torch.stack([peaks.x, peaks.y]).cpu().numpy()  # [P] float32 each
+    ax, ay = px[candidates.a], py[candidates.a]
+    dx, dy = px[candidates.b] - ax, py[candidates.b] - ay
+    n_f = np.clip(np.floor(np.sqrt(np.maximum(np.abs(dx), np.abs(dy)) * f32(5)) + f32(0.5)),
+                  5, MAX_LINE_POINTS)
+    n = n_f.astype(np.int64)
+    norm = np.sqrt(dx * dx + dy * dy)
+    safe = np.maximum(norm, f32(1e-30))
+    lines = _Lines(ax, ay, dx / n_f, dy / n_f, dx / safe, dy / safe,
+                   channels[candidates.limb, 0], channels[candidates.limb, 1])
     # Stage 1: two inner samples of every pair (wrong pairs fail there). A pair with more
     # failures than it may have is settled: it cannot pass, whatever its other samples are.
-    first = torch.stack([n // 3, (2 * n) // 3])  # [2, T], distinct for n >= 5
-    score = _sample_scores(maps, paf, lines, first)
+    first, second = n // 3, (2 * n) // 3  # distinct for n >= 5
+    score = _sample_scores(maps, lines, np.stack([first, second]))  # [2, T]
     above = score > inter_threshold
-    total = torch.where(above, score, 0.0).sum(dim=0)
-    count = above.sum(dim=0, dtype=torch.float32)  # small integers: exact in float32
-    alive = torch.nonzero(table.index_select(0, n) >= 2 - count).squeeze(1)
+    total = np.where(above[0], score[0], f32(0)) + np.where(above[1], score[1], f32(0))
+    count = (above[0].astype(f32) + above[1])  # small integers: exact in float32
+    alive = np.flatnonzero(table[n] >= 2 - count)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
-    m_grid = torch.arange(MAX_LINE_POINTS, device=device)[:, None]  # [25, 1]
-    left = first.index_select(1, alive)
-    todo = (m_grid < n.index_select(0, alive)) & (m_grid != left[0]) & (m_grid != left[1])
-    m, k = torch.nonzero(todo, as_tuple=True)
-    pair = alive.index_select(0, k)
-    score = _sample_scores(maps, paf.index_select(1, pair), lines.index_select(1, pair), m)
+    m_grid = np.arange(MAX_LINE_POINTS)[:, None]  # [25, 1]
+    todo = (m_grid < n[alive]) & (m_grid != first[alive]) & (m_grid != second[alive])
+    m, k = np.nonzero(todo)  # sample-major: each pair gets its samples in order
+    pair = alive[k]
+    score = _sample_scores(maps, lines.take(pair), m)
     above = score > inter_threshold
-    total = total.index_add_(0, pair, torch.where(above, score, 0.0))
-    count = count.index_add_(0, pair, above.float())
+    np.add.at(total, pair, np.where(above, score, f32(0)))
+    np.add.at(count, pair, above.astype(f32))
 
-    was_alive = torch.zeros(n.shape, dtype=torch.bool, device=device).index_fill_(0, alive, True)
-    # Python floats compare and fill in float32 here, as OpenPose's float thresholds.
+    was_alive = np.zeros(n.shape, dtype=bool)
+    was_alive[alive] = True
+    # Python floats compare in float32 here (NumPy's weak scalars), as OpenPose's thresholds.
     passed = was_alive & (count / n_f > inter_min_above_threshold)
-    fallback = torch.where(norm < _near_radius((height, width)), nms_threshold + 1e-6, -1.0)
-    result = torch.where(passed, total / count.clamp(min=1), fallback)
-    return torch.where(norm > 1e-6, result, -1.0)
+    fallback = np.where(norm < _near_radius(maps.size_hw), f32(nms_threshold + 1e-6), f32(-1))
+    result = np.where(passed, total / np.maximum(count, f32(1)), fallback)
+    return np.where(norm > 1e-6, result, f32(-1)).astype(f32)

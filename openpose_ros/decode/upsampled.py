@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from openpose_ros.decode.nms import block_peaks, nms_mask
 from openpose_ros.decode.resize import axis_weights, upsample_openpose
+from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
 
 __all__ = ["UpsampledMaps", "DenseMaps"]
 
@@ -137,8 +138,7 @@ def _raster_peaks(part: torch.Tensor, y: torch.Tensor, x: torch.Tensor, score: t
     part, y, x = ints.unbind(0)
     if len(part) and int(torch.bincount(part).max()) > max_peaks:
         first = torch.searchsorted(part, part, right=False)
-        keep = torch.nonzero(torch.arange(len(part), device=part.device) - first < max_peaks)
-        keep = keep.squeeze(1)
+        keep = flat_nonzero(torch.arange(len(part), device=part.device) - first < max_peaks)
         part, y, x, score = (t.index_select(0, keep) for t in (part, y, x, score))
     return part, y, x, score
 
@@ -317,6 +317,6 @@ class DenseMaps:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """As ``UpsampledMaps.peaks``, by the NMS mask over the whole maps (always exact)."""
         heat = F.pad(self.maps[channels].float(), (1, 1, 1, 1), value=float("nan"))
-        part, y, x = torch.nonzero(nms_mask(heat, threshold), as_tuple=True)
+        part, y, x = nonzero_tuple(nms_mask(heat, threshold))
         score = self.maps[channels[part], y, x].float()
         return _raster_peaks(part, y, x, score, self.size_hw, max_peaks)
