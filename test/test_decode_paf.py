@@ -43,13 +43,12 @@ def _reference_score(maps: np.ndarray, cx: int, cy: int, a, b, inter, min_above,
 
 
 def _peaks(points: list[tuple[int, float, float]], num_parts: int) -> Peaks:
-    part = torch.tensor([p for p, _, _ in points])
-    counts = torch.bincount(part, minlength=num_parts)
-    start = torch.zeros(num_parts + 1, dtype=torch.long)
-    start[1:] = torch.cumsum(counts, 0)
-    return Peaks(part, torch.tensor([x for _, x, _ in points], dtype=torch.float32),
-                 torch.tensor([y for _, _, y in points], dtype=torch.float32),
-                 torch.ones(len(points)), start)
+    part = np.array([p for p, _, _ in points])
+    start = np.zeros(num_parts + 1, dtype=np.int64)
+    start[1:] = np.cumsum(np.bincount(part, minlength=num_parts))
+    return Peaks(part, np.array([x for _, x, _ in points], dtype=np.float32),
+                 np.array([y for _, _, y in points], dtype=np.float32),
+                 np.ones(len(points), dtype=np.float32), start)
 
 
 def test_staged_scores_equal_the_literal_kernel_on_a_crowd():
@@ -62,8 +61,8 @@ def test_staged_scores_equal_the_literal_kernel_on_a_crowd():
     dense = lazy.dense().maps.numpy()
     want = [
         _reference_score(dense, *COCO_18.paf_channels[k],
-                         (peaks.x[a].item(), peaks.y[a].item()),
-                         (peaks.x[b].item(), peaks.y[b].item()),
+                         (peaks.x[a], peaks.y[a]),
+                         (peaks.x[b], peaks.y[b]),
                          0.05, 0.95, 0.05)
         for k, a, b in zip(cand.limb.tolist(), cand.a.tolist(), cand.b.tolist())
     ]

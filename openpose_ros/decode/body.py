@@ -153,11 +153,9 @@ def decode_maps(
     )
     keep = np.flatnonzero(scores > 1e-6)
     limb, a, b, score = candidates.limb[keep], candidates.a[keep], candidates.b[keep], scores[keep]
-    # Only the peaks leave the device here (the maps never do).
-    peak_x, peak_y, peak_score = torch.stack([peaks.x, peaks.y, peaks.score]).cpu().numpy()
-    peak_xy = np.stack([peak_x, peak_y], axis=1)
-    peak_part = peaks.part.cpu().numpy()
-    peak_rank = np.arange(len(peak_part)) - peaks.start.cpu().numpy()[peak_part]
+    peak_score = peaks.score
+    peak_xy = np.stack([peaks.x, peaks.y], axis=1)
+    peak_rank = np.arange(len(peaks)) - peaks.start[peaks.part]
 
     order = sort_connections(limb, a, b, score, peak_score, peak_rank)
     people = assemble_people(order, limb, a, b, score, peak_score, layout)

@@ -52,7 +52,7 @@ def limb_candidates(peaks: Peaks, layout: Layout) -> LimbCandidates:
     Built on the host from the per-part counts (``J + 1`` numbers) with a handful of NumPy
     calls.
     """
-    start = peaks.start.cpu().numpy()
+    start = peaks.start
     part_a, part_b = _pair_parts(layout)
     counts = start[1:] - start[:-1]
     n_b = counts[part_b]
@@ -153,7 +153,7 @@ def paf_scores(
         return np.zeros(0, dtype=f32)
     table = _allowed_failures_table(float(inter_min_above_threshold))
     channels = _paf_channels(layout)
-    px, py = torch.stack([peaks.x, peaks.y]).cpu().numpy()  # [P] float32 each
+    px, py = peaks.x, peaks.y  # [P] float32 each
     ax, ay = px[candidates.a], py[candidates.a]
     dx, dy = px[candidates.b] - ax, py[candidates.b] - ay
     n_f = np.clip(np.floor(np.sqrt(np.maximum(np.abs(dx), np.abs(dy)) * f32(5)) + f32(0.5)),

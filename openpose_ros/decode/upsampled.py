@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from openpose_ros.decode.nms import block_peaks, nms_mask
 from openpose_ros.decode.resize import axis_weights, upsample_openpose
-from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
+from openpose_ros.decode.tensor_ops import nonzero_tuple
 
 __all__ = ["UpsampledMaps", "DenseMaps"]
 
@@ -122,24 +122,22 @@ def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
 
 
 def _raster_peaks(part: torch.Tensor, y: torch.Tensor, x: torch.Tensor, score: torch.Tensor,
-                  size_hw: tuple[int, int], max_peaks: int) -> tuple[torch.Tensor, ...]:
+                  size_hw: tuple[int, int], max_peaks: int) -> tuple[np.ndarray, ...]:
     """Drop peaks on or off the one-pixel border, sort by (part, y, x), keep ``max_peaks`` each.
 
-    The border test and the cap are rarely needed: checked first, applied only then.
+    The NMS output (a few hundred peaks) moves to the host here, in two transfers; the sort
+    and the cap are NumPy calls. Returns int64 ``part``, ``y``, ``x`` and float32 ``score``.
     """
     height, width = size_hw
-    key = (part * height + y) * width + x
-    inside = (y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2)
-    order = torch.argsort(torch.where(inside, key, key.new_tensor(-1)))
-    dropped = len(part) - int(inside.sum()) if len(part) else 0
-    order = order[dropped:]  # the dropped ones sort first
-    ints = torch.stack([part, y, x]).index_select(1, order)
-    score = score.index_select(0, order)
-    part, y, x = ints.unbind(0)
-    if len(part) and int(torch.bincount(part).max()) > max_peaks:
-        first = torch.searchsorted(part, part, right=False)
-        keep = flat_nonzero(torch.arange(len(part), device=part.device) - first < max_peaks)
-        part, y, x, score = (t.index_select(0, keep) for t in (part, y, x, score))
+    part, y, x = torch.stack([part, y, x]).cpu().numpy()
+    score = score.cpu().numpy()
+    inside = np.flatnonzero((y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2))
+    key = ((part[inside] * height + y[inside]) * width + x[inside])
+    order = inside[np.argsort(key)]  # pixels are distinct: no ties
+    part, y, x, score = part[order], y[order], x[order], score[order]
+    if len(part) and int(np.bincount(part).max()) > max_peaks:
+        keep = np.arange(len(part)) - np.searchsorted(part, part) < max_peaks
+        part, y, x, score = part[keep], y[keep], x[keep], score[keep]
     return part, y, x, score
 
 
@@ -251,8 +249,8 @@ class UpsampledMaps:
 
     def peaks(
         self, channels: torch.Tensor, threshold: float, max_peaks: int, *, exact: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """NMS peaks of ``channels`` (long ``[J]``) as ``(part, y, x, score)``, each ``[P]``.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """NMS peaks of ``channels`` (long ``[J]``) as host ``(part, y, x, score)``, each ``[P]``.
 
         ``part`` indexes ``channels``; peaks are in raster order per part, at most ``max_peaks``
         each (spec §3.4). One scale: block-sparse NMS (``nms.block_peaks``; ``exact=False`` is
@@ -314,7 +312,7 @@ class DenseMaps:
 
     def peaks(
         self, channels: torch.Tensor, threshold: float, max_peaks: int, *, exact: bool = True
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """As ``UpsampledMaps.peaks``, by the NMS mask over the whole maps (always exact)."""
         heat = F.pad(self.maps[channels].float(), (1, 1, 1, 1), value=float("nan"))
         part, y, x = nonzero_tuple(nms_mask(heat, threshold))
