@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from openpose_ros.decode.resize import axis_weights, cubic_taps
-from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
+from openpose_ros.decode.tensor_ops import flat_nonzero, greater, nonzero_tuple
 
 __all__ = ["AxisBlocks", "BlockGrid", "block_grid", "block_tables", "pad_maps",
            "active_blocks", "blocks_near_maxima"]
@@ -320,7 +320,7 @@ def _cell_bound(padded: torch.Tensor, grid: BlockGrid, lowest: torch.Tensor) -> 
 def _reaches(bound: torch.Tensor, threshold: float) -> torch.Tensor:
     """``bound`` may reach ``threshold`` once float rounding (~1e-7 relative) is allowed for."""
     if threshold > 2e-6:  # then only positive bounds can pass: one comparison
-        return bound > (threshold - 2e-6) / (1 + 2e-5)
+        return greater(bound, (threshold - 2e-6) / (1 + 2e-5))
     return bound + (2e-6 + 2e-5 * bound.abs()) > threshold
 
 

@@ -22,7 +22,7 @@ import torch
 from openpose_ros.decode.blocks import (
     BlockGrid, active_blocks, block_grid, block_tables, blocks_near_maxima, pad_maps,
 )
-from openpose_ros.decode.tensor_ops import flat_nonzero, nonzero_tuple
+from openpose_ros.decode.tensor_ops import flat_nonzero, greater, nonzero_tuple
 
 __all__ = ["nms_mask", "block_peaks"]
 
@@ -73,7 +73,7 @@ def _may_hold_peaks(patch: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
 
     ``patch`` holds the blocks' input windows as ``[ky, n, kx]``. A block's rows are one
     Catmull-Rom cell in y, so each row is a convex combination (Bernstein weights) of four
-    Bezier control rows (``bezier @ patch``, then interpolated along x: ``[4, lx, n]``). A peak
+    Bezier control rows (``bezier @ patch``; their steps along x: ``[4, lx - 1, n]``). A peak
     at column ``c`` needs some row to rise from ``c - 1`` and fall to ``c + 1``, impossible when
     every control row falls there (resp. rises): then every row does too. The margin, ``1e-5``
     of ``scale`` (the largest input magnitude), covers float rounding here and in the tiles.
@@ -82,12 +82,12 @@ def _may_hold_peaks(patch: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
     if n == 0:
         return torch.zeros(0, dtype=torch.bool, device=patch.device)
     controls = (bezier @ patch.reshape(ky, -1)).view(4, n, kx).transpose(1, 2)  # [4, kx, n]
-    controls = torch.matmul(wx, controls)  # [4, lx, n]
-    step = controls[:, 1:] - controls[:, :-1]  # [4, lx - 1, n]: column j -> j + 1
+    # The steps from column j to j + 1 of the interpolated control rows, in one product.
+    step = torch.matmul(wx[1:] - wx[:-1], controls)  # [4, lx - 1, n]
     rise, fall = step.amax(dim=0), step.amin(dim=0)
     margin = 1e-5 * scale
     room = torch.minimum(rise[:-1] + margin, margin - fall[1:])  # [lx - 2, n], columns 1..
-    return torch.nan_to_num(room.amax(dim=0), nan=1.0) > 0
+    return greater(torch.nan_to_num(room.amax(dim=0), nan=1.0), 0.0)
 
 
 def _odd_tiles(patch: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
