@@ -17,6 +17,7 @@ peaks), so it is not the default.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from openpose_ros.decode.blocks import (
@@ -159,6 +160,15 @@ def _strict_peaks(tiles: torch.Tensor, threshold: float) -> tuple[torch.Tensor, 
     return r, c, some[k]
 
 
+def _part_maps(maps: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """``maps[channels]``; a view when ``channels`` are the first ones (the part channels come
+    first in OpenPose's channel order), else a copy."""
+    n = len(channels)
+    if channels.device.type == "cpu" and np.array_equal(channels.numpy(), np.arange(n)):
+        return maps.narrow(0, 0, n)
+    return maps.index_select(0, channels)
+
+
 def block_peaks(
     maps, channels: torch.Tensor, threshold: float, *, exact: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -171,7 +181,7 @@ def block_peaks(
     Returns ``(part, y, x, score)`` (unsorted, and with outputs on the one-pixel border or off
     the map still in: ``upsampled._raster_peaks`` drops them), ``part`` indexing ``channels``.
     """
-    low = maps.maps[0].index_select(0, channels)
+    low = _part_maps(maps.maps[0], channels)
     height, width = maps.size_hw
     grid = block_grid(tuple(low.shape[1:]), (height, width), maps.ratios[0], str(low.device))
     padded = pad_maps(low, grid)
