@@ -29,6 +29,7 @@ from scipy.ndimage import gaussian_filter
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_common import bench_line  # noqa: E402
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body  # noqa: E402
 from openpose_ros.decode.sizing import scale_net_to_output  # noqa: E402
 from openpose_ros.decode.synthetic import score_round_trip, synthetic_scene  # noqa: E402
@@ -36,16 +37,6 @@ from openpose_ros.layouts import BODY_25, COCO_18, MPI_15, Layout  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 IR = SHARED / "models/intel_human_pose_estimation_0001_FP16-INT8/human-pose-estimation-0001.xml"
-
-
-def bench_line(name: str, value: float, goal: str | None = None) -> None:
-    """``BENCH <name> <value> goal <op><target> met|missed`` or ``... goal measured``."""
-    if goal is None:
-        print(f"BENCH {name} {value:.4g} goal measured")
-        return
-    op, target = goal[:2], float(goal[2:])
-    met = value <= target if op == "<=" else value >= target
-    print(f"BENCH {name} {value:.4g} goal {goal} {'met' if met else 'missed'}")
 
 
 def median_ms(fn, repeats: int) -> tuple[float, float]:
@@ -149,17 +140,17 @@ def main() -> None:
         print(f"BODY_25 {people:2d} people, 656x368 net, 1920x1080 image, one core, CPU ms: "
               f"exact median {got['exact'][0]:6.2f} (min {got['exact'][1]:6.2f}), "
               f"fast NMS median {got['fast'][0]:6.2f} (min {got['fast'][1]:6.2f})")
-    bench_line("decode_8people_ms", timings[8][0][0], "<=5")
-    bench_line("decode_8people_min_ms", timings[8][0][1])
-    bench_line("decode_8people_fast_nms_ms", timings[8][1][0])
-    bench_line("decode_20people_ms", timings[20][0][0])
+    print(bench_line("decode_8people_ms", timings[8][0][0], "<=5"))
+    print(bench_line("decode_8people_min_ms", timings[8][0][1]))
+    print(bench_line("decode_8people_fast_nms_ms", timings[8][1][0]))
+    print(bench_line("decode_20people_ms", timings[20][0][0]))
 
     scene = timings[8][2]
     maps = scene.net_output.numpy()
     base = median_ms(lambda: baseline_decode(maps, BODY_25, scene.image_size), 3)
     print(f"baseline (full-image cubic + gaussian_filter + pair loops), 8 people: "
           f"{base[0]:.0f} ms CPU ({base[1]:.0f} wall)")
-    bench_line("decode_speedup_1080p", base[0] / timings[8][0][0], ">=100")
+    print(bench_line("decode_speedup_1080p", base[0] / timings[8][0][0], ">=100"))
 
     matched = visible = 0
     crowd = np.zeros(3)
@@ -174,9 +165,9 @@ def main() -> None:
                     crowd += (stats.matched, stats.visible, stats.decoded)
                 else:
                     matched, visible = matched + stats.matched, visible + stats.visible
-    bench_line("gt_roundtrip_joint_recall", matched / visible, ">=0.99")
-    bench_line("gt_crowded_joint_recall", crowd[0] / crowd[1])
-    bench_line("gt_crowded_joint_precision", crowd[0] / crowd[2])
+    print(bench_line("gt_roundtrip_joint_recall", matched / visible, ">=0.99"))
+    print(bench_line("gt_crowded_joint_recall", crowd[0] / crowd[1]))
+    print(bench_line("gt_crowded_joint_precision", crowd[0] / crowd[2]))
 
     if IR.exists():
         from openpose_ros.decode.estimator import BodyEstimator, EstimatorConfig
@@ -186,10 +177,10 @@ def main() -> None:
         torch.set_num_threads(2)
         net = LightweightPoseNet.from_ir(IR)
         estimator = BodyEstimator(net, EstimatorConfig(net_resolution=(-1, 256)))
-        bench_line("lightweight_oks_ap_coco_sample",
-                   coco_sample_ap(estimator, SHARED / "annotated/mmpose_coco"))
-        bench_line("lightweight_oks_ap_mpii_sample",
-                   mpii_sample_ap(estimator, SHARED / "annotated/mmpose_mpii"))
+        print(bench_line("lightweight_oks_ap_coco_sample",
+                   coco_sample_ap(estimator, SHARED / "annotated/mmpose_coco")))
+        print(bench_line("lightweight_oks_ap_mpii_sample",
+                   mpii_sample_ap(estimator, SHARED / "annotated/mmpose_mpii")))
     else:
         print(f"(no {IR}: AP lines skipped)")
 

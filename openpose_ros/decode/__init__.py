@@ -4,7 +4,8 @@
 ``People``; ``BodyEstimator`` runs a network on images and decodes them. Submodules:
 ``sizing`` (net input sizes and scales), ``resize`` (the CUDA bicubic), ``upsampled``,
 ``blocks`` and ``nms`` (exact lazy upsampling and NMS), ``peaks``, ``paf``, ``assemble``,
-``body``, ``estimator``, ``synthetic`` (ground-truth maps), ``openpose_json`` and ``oks``.
+``body``, ``estimator``, ``synthetic`` (ground-truth maps), ``openpose_json``, ``oks`` and
+``tensor_ops`` (CPU fast paths of ``nonzero`` and comparisons).
 """
 
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body, scale_keypoints

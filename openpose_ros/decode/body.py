@@ -1,12 +1,13 @@
 """Body decoding: net output (heatmaps + PAFs) -> ``People`` in image pixels (spec §3).
 
-Pipeline, every step a function of tensors on the maps' device except the greedy walk:
+Pipeline. The maps stay on their device, where NMS and every map read run; the peaks and
+candidate pairs (small arrays) are bookkept on the host:
 
     net_output [C, h, w] (one per scale)
       -> UpsampledMaps (exact x8 OpenPose bicubic, scale-averaged, evaluated lazily)
-      -> Peaks (NMS + 7x7 centroid)               peaks.find_peaks
+      -> Peaks (NMS on the device + 7x7 centroid)  peaks.find_peaks
       -> LimbCandidates + PAF scores               paf.limb_candidates / paf.paf_scores
-      -> sorted connections -> greedy people       assemble (host, small arrays)
+      -> sorted connections -> greedy people       assemble
       -> filters, number_people_max, keypoint_scale -> People
 """
 
