@@ -380,7 +380,7 @@ def blocks_near_maxima(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
     by, bx = grid.by, grid.bx
     part, cy, cx = nonzero_tuple((low >= _box_max(low)) & (low > 0))
     # Peaks near sample c lie in the blocks of base taps c - 1 and c.
-    iy, ix = by.cell_block[cy], bx.cell_block[cx]
+    iy, ix = by.cell_block.index_select(0, cy), bx.cell_block.index_select(0, cx)
     nby, nbx = len(by), len(bx)
     code = torch.cat([
         (part * nby + (iy + dy).clamp(0, nby - 1)) * nbx + (ix + dx).clamp(0, nbx - 1)

@@ -135,8 +135,8 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
         cell = blocks.index_select(0, odd) % (len(by) * len(bx))
         types = by.tile_type.index_select(0, cell // len(bx)), bx.tile_type.index_select(
             0, cell % len(bx))
-        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight[types[0]],
-                                bx.tile_weight[types[1]]))
+        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight.index_select(
+            0, types[0]), bx.tile_weight.index_select(0, types[1])))
     if len(tiles) == 1:
         return tiles[0], which[0]
     return torch.cat(tiles, dim=2), torch.cat(which)

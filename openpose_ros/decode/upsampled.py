@@ -104,7 +104,8 @@ def _gather_runs(m: torch.Tensor, runs: _Runs, channels: torch.Tensor, iy: torch
     of the contiguous maps ``m``: an ``index_select`` of overlapping runs, far cheaper on a CPU
     than gathering every sample.
     """
-    first = channels * runs.plane + (runs.row_first[iy] + runs.col_first[ix])  # [..., P]
+    first = channels * runs.plane + (runs.row_first.index_select(0, iy)
+                                      + runs.col_first.index_select(0, ix))  # [..., P]
     starts = first.unsqueeze(-2) + runs.steps  # [..., ky, P]
     rows = m.reshape(-1).unfold(0, runs.kx, 1).index_select(0, starts.reshape(-1))
     # Contiguous [..., ky, kx, P]: the sums over taps then run in the same order as before.
