@@ -70,6 +70,21 @@ def test_staged_scores_equal_the_literal_kernel_on_a_crowd():
     assert (got > 0).sum() >= 12 * 10  # the real limbs connect
 
 
+def test_maps_that_require_grad_decode_like_plain_ones():
+    """Net output straight from a module (autograd on) is read without detaching it first."""
+    scene = synthetic_scene(COCO_18, 3, np.random.default_rng(4))
+    results = []
+    for maps in (scene.net_output, scene.net_output.clone().requires_grad_()):
+        lazy = UpsampledMaps.from_net_output(maps, (368, 656))
+        peaks = find_peaks(lazy, COCO_18.num_parts, 0.05)
+        cand = limb_candidates(peaks, COCO_18)
+        results.append((peaks, paf_scores(lazy, peaks, cand, COCO_18, **THRESHOLDS)))
+    (plain, plain_scores), (grad, grad_scores) = results
+    assert len(plain) > 0 and (plain_scores > 0).sum() >= 3 * 10
+    np.testing.assert_array_equal(grad.x, plain.x)
+    np.testing.assert_array_equal(grad_scores, plain_scores)
+
+
 def test_candidates_are_all_pairs_limb_major():
     peaks = _peaks([(1, 10, 10), (1, 50, 10), (2, 10, 30), (2, 50, 30), (2, 90, 30)], 18)
     cand = limb_candidates(peaks, COCO_18)

@@ -184,7 +184,8 @@ class UpsampledMaps:
             h0, w0 = maps[0].shape[-2:]
             s0 = input_to_net[0]
             ratios = tuple((height / h0 / (s / s0), width / w0 / (s / s0)) for s in input_to_net)
-        maps = tuple(m.float().contiguous() for m in maps)
+        # Decoding reads values only: detached, so maps from a module with autograd on work too.
+        maps = tuple(m.detach().float().contiguous() for m in maps)
         return cls(maps=maps, size_hw=(height, width), ratios=ratios)
 
     @property
