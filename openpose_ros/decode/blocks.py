@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from openpose_ros.decode.resize import axis_weights, cubic_taps
 from openpose_ros.decode.tensor_ops import flat_nonzero, greater, nonzero_tuple
@@ -298,11 +299,15 @@ def _generic_bound(padded: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
     return hi + grid.negative * (hi - lo)
 
 
-def _cell_bound(padded: torch.Tensor, grid: BlockGrid, lowest: torch.Tensor) -> torch.Tensor:
-    """The cell bound of every cell: padded maps -> ``[J, h, w]`` (module docstring).
+def _cell_reaches(padded: torch.Tensor, grid: BlockGrid, threshold: float,
+                  lowest: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Writes into bool ``out`` (``[J, h, w]``, may be a view) whether the cell bound of each
+    cell reaches ``threshold`` (module docstring; ``_reaches`` rounding allowance).
 
     ``lowest`` is the maps' minimum (0-dim). 2x2 maxima of the taps ``i1 - 1 .. i1 + 2`` give
-    the core maximum (the middle one) and the 4x4 maximum (the four corner ones).
+    the core maximum (the middle one) and, maximised over a 3x3 stride, the 4x4 maximum. As the
+    core is inside the window, ``A relu(core) + B relu(window) = B relu(window + A/B
+    relu(core))``: for the usual thresholds one sum and one comparison, no further pass.
     """
     a, b, d = grid.cell_bound
     (top, _), (left, _) = grid.by.pad, grid.bx.pad
@@ -310,11 +315,19 @@ def _cell_bound(padded: torch.Tensor, grid: BlockGrid, lowest: torch.Tensor) -> 
     taps = padded[:, top - 1 : top + h + 2, left - 1 : left + w + 2]
     pairs = torch.maximum(taps[:, :-1], taps[:, 1:])
     quads = torch.maximum(pairs[..., :-1], pairs[..., 1:])  # [J, h + 2, w + 2]
+    across = torch.maximum(quads[..., :-2], quads[..., 2:])  # [J, h + 2, w]
     core = quads[:, 1:-1, 1:-1].clamp(min=0)
-    window = torch.maximum(torch.maximum(quads[:, :-2, :-2], quads[:, :-2, 2:]),
-                           torch.maximum(quads[:, 2:, :-2], quads[:, 2:, 2:]))
-    bound = torch.add(core.mul_(a), window.clamp_(min=0), alpha=b)
-    return bound.add_(lowest.clamp(max=0), alpha=-d)
+    if b > 0:
+        window = torch.maximum(across[:, :-2], across[:, 2:])  # [J, h, w]
+        mixed, scale = window.add_(core, alpha=a / b), b
+    else:  # a ratio-1 axis: no outer mass
+        mixed, scale = core, a
+    negative = d * max(-float(lowest), 0.0)
+    if threshold > 2e-6:
+        rest = (threshold - 2e-6) / (1 + 2e-5) - negative  # scale * relu(mixed) must exceed it
+        if rest > 0:
+            return greater(mixed, rest / scale * (1 - 1e-6), out=out)
+    return out.copy_(_reaches(mixed.clamp_(min=0).mul_(scale).add_(negative), threshold))
 
 
 def _reaches(bound: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -325,20 +338,9 @@ def _reaches(bound: torch.Tensor, threshold: float) -> torch.Tensor:
 
 
 def pad_maps(low: torch.Tensor, grid: BlockGrid) -> torch.Tensor:
-    """``[J, h, w]`` maps replicate-padded as the block tables expect (``AxisBlocks.pad``).
-
-    Written slice by slice: ``index_select`` along the last dimension is an element gather.
-    """
+    """``[J, h, w]`` maps replicate-padded as the block tables expect (``AxisBlocks.pad``)."""
     (top, bottom), (left, right) = grid.by.pad, grid.bx.pad
-    parts, h, w = low.shape
-    out = low.new_empty((parts, top + h + bottom, left + w + right))
-    rows = out[:, top : top + h]
-    rows[:, :, left : left + w] = low
-    rows[:, :, :left] = low[:, :, :1]
-    rows[:, :, left + w :] = low[:, :, -1:]
-    out[:, :top] = out[:, top : top + 1]
-    out[:, top + h :] = out[:, top + h - 1 : top + h]
-    return out
+    return F.pad(low[None], (left, right, top, bottom), mode="replicate")[0]
 
 
 def active_blocks(padded: torch.Tensor, grid: BlockGrid, threshold: float,
@@ -349,8 +351,19 @@ def active_blocks(padded: torch.Tensor, grid: BlockGrid, threshold: float,
     """
     if grid.cell_bound is None:
         blocks = _reaches(_generic_bound(padded, grid), threshold)
+    elif grid.by.first_cell_twice and grid.bx.first_cell_twice:
+        # Block b > 0 is cell b - 1 on both axes and blocks 0 and 1 share cell 0: the cells are
+        # written straight into the block mask, then its first row and column are copied.
+        parts = padded.shape[0]
+        blocks = torch.empty((parts, len(grid.by), len(grid.bx)), dtype=torch.bool,
+                             device=padded.device)
+        _cell_reaches(padded, grid, threshold, lowest, blocks[:, 1:, 1:])
+        blocks[:, 0, 1:] = blocks[:, 1, 1:]
+        blocks[:, :, 0] = blocks[:, :, 1]
     else:
-        blocks = _reaches(_cell_bound(padded, grid, lowest), threshold)  # [J, h, w] per cell
+        h, w = padded.shape[1] - sum(grid.by.pad), padded.shape[2] - sum(grid.bx.pad)
+        blocks = torch.empty((padded.shape[0], h, w), dtype=torch.bool, device=padded.device)
+        blocks = _cell_reaches(padded, grid, threshold, lowest, blocks)  # [J, h, w] per cell
         for dim, axis in ((1, grid.by), (2, grid.bx)):
             if axis.first_cell_twice:  # blocks 0 and 1 share cell 0, block b > 0 is cell b - 1
                 blocks = torch.cat([blocks.narrow(dim, 0, 1), blocks], dim=dim)

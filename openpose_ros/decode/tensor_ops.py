@@ -29,10 +29,14 @@ def nonzero_tuple(mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return torch.nonzero(mask, as_tuple=True)
 
 
-def greater(values: torch.Tensor, threshold: float) -> torch.Tensor:
+def greater(values: torch.Tensor, threshold: float,
+            out: torch.Tensor | None = None) -> torch.Tensor:
     """bool ``values > threshold``, compared in the dtype of ``values`` (as torch does with a
-    Python scalar)."""
+    Python scalar); written into ``out`` (a bool tensor of that shape, may be a view) if given."""
     if values.device.type == "cpu":
         array = values.numpy()
-        return torch.from_numpy(np.asarray(array > array.dtype.type(threshold)))
-    return values > threshold
+        if out is None:
+            return torch.from_numpy(np.asarray(array > array.dtype.type(threshold)))
+        np.greater(array, array.dtype.type(threshold), out=out.numpy())
+        return out
+    return torch.gt(values, threshold, out=out) if out is not None else values > threshold

@@ -73,43 +73,41 @@ def _window_table(
 
 
 @dataclass(frozen=True)
-class _Runs:
-    """Constants to gather ``ky x kx`` input windows of ``[C, h, w]`` maps as ``ky`` runs.
+class _Taps:
+    """Constants to gather ``ky x kx`` input windows of ``[C, h, w]`` maps.
 
     ``row_first[i]``/``col_first[j]``: flat offset of the first input row / column of the
-    window of table entry ``i``/``j`` (``_WindowTable.start`` scaled); ``steps``: long
-    ``[ky, 1]`` offsets of the window's rows; ``plane = h * w``.
+    window of table entry ``i``/``j`` (``_WindowTable.start`` scaled); ``offsets``: long
+    ``[ky, kx, 1]`` flat offsets of the window's samples from its first; ``plane = h * w``.
     """
 
     row_first: torch.Tensor
     col_first: torch.Tensor
-    steps: torch.Tensor
+    offsets: torch.Tensor
     plane: int
-    ky: int
-    kx: int
 
 
 @lru_cache(maxsize=256)
-def _runs(ty: _WindowTable, tx: _WindowTable, h: int, w: int) -> _Runs:
-    steps = torch.arange(ty.k, device=ty.start.device)[:, None] * w
-    return _Runs(row_first=ty.start * w, col_first=tx.start, steps=steps, plane=h * w,
-                 ky=ty.k, kx=tx.k)
+def _taps(ty: _WindowTable, tx: _WindowTable, h: int, w: int) -> _Taps:
+    device = ty.start.device
+    offsets = (torch.arange(ty.k, device=device)[:, None] * w
+               + torch.arange(tx.k, device=device)[None, :])
+    return _Taps(row_first=ty.start * w, col_first=tx.start, offsets=offsets[:, :, None],
+                 plane=h * w)
 
 
-def _gather_runs(m: torch.Tensor, runs: _Runs, channels: torch.Tensor, iy: torch.Tensor,
+def _gather_windows(m: torch.Tensor, taps: _Taps, channels: torch.Tensor, iy: torch.Tensor,
                  ix: torch.Tensor) -> torch.Tensor:
     """``[..., ky, kx, P]`` input windows of table entries ``iy``/``ix`` (long ``[P]``).
 
-    ``channels`` is long ``[..., P]``. Each window row is one run of ``kx`` contiguous samples
-    of the contiguous maps ``m``: an ``index_select`` of overlapping runs, far cheaper on a CPU
-    than gathering every sample.
+    ``channels`` is long ``[..., P]``. One ``index_select`` of the samples of the contiguous
+    maps ``m``, straight into the layout the sums over taps read (a gather of whole rows of
+    samples from an unfolded view, then a transposing copy, costs twice as much on a CPU).
     """
-    first = channels * runs.plane + (runs.row_first.index_select(0, iy)
-                                      + runs.col_first.index_select(0, ix))  # [..., P]
-    starts = first.unsqueeze(-2) + runs.steps  # [..., ky, P]
-    rows = m.reshape(-1).unfold(0, runs.kx, 1).index_select(0, starts.reshape(-1))
-    # Contiguous [..., ky, kx, P]: the sums over taps then run in the same order as before.
-    return rows.view(*starts.shape, runs.kx).transpose(-1, -2).contiguous()
+    first = channels * taps.plane + (taps.row_first.index_select(0, iy)
+                                      + taps.col_first.index_select(0, ix))  # [..., P]
+    index = first.unsqueeze(-2).unsqueeze(-2) + taps.offsets  # [..., ky, kx, P]
+    return m.reshape(-1).index_select(0, index.reshape(-1)).view(index.shape)
 
 
 def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
@@ -209,7 +207,7 @@ class UpsampledMaps:
             wy, wx = ty.weight[0].index_select(1, y), tx.weight[0].index_select(1, x)
             weight = wy[:, None] * wx[None]  # [ky, kx, P]
             # The channels (PAF x and y) share the taps: one gather for all of them.
-            patch = _gather_runs(m, _runs(ty, tx, h, w), channels, y, x)
+            patch = _gather_windows(m, _taps(ty, tx, h, w), channels, y, x)
             value = (patch * weight).sum(dim=(-3, -2))  # [c, P]
             total = value if total is None else total + value
         return total / len(self.maps) if len(self.maps) > 1 else total
@@ -238,7 +236,7 @@ class UpsampledMaps:
             tx = _window_table(w, self.size_hw[1], rx, hx, str(m.device))
             iy = (y0 + (hy - 1)).clamp(0, len(ty.start) - 1)
             ix = (x0 + (hx - 1)).clamp(0, len(tx.start) - 1)
-            patch = _gather_runs(m, _runs(ty, tx, h, w), channels, iy, ix)
+            patch = _gather_windows(m, _taps(ty, tx, h, w), channels, iy, ix)
             wy, wx = ty.weight.index_select(2, iy), tx.weight.index_select(2, ix)  # [hy, ky, P]
             across = (patch[:, None] * wx[None]).sum(dim=2)  # [ky, hx, P], along x first
             value = (across[None] * wy[:, :, None]).sum(dim=1)  # [hy, hx, P]
