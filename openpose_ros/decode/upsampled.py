@@ -97,7 +97,7 @@ def _taps(ty: _WindowTable, tx: _WindowTable, h: int, w: int) -> _Taps:
 
 
 def _gather_windows(m: torch.Tensor, taps: _Taps, channels: torch.Tensor, iy: torch.Tensor,
-                 ix: torch.Tensor) -> torch.Tensor:
+                    ix: torch.Tensor) -> torch.Tensor:
     """``[..., ky, kx, P]`` input windows of table entries ``iy``/``ix`` (long ``[P]``).
 
     ``channels`` is long ``[..., P]``. One ``index_select`` of the samples of the contiguous
@@ -105,7 +105,7 @@ def _gather_windows(m: torch.Tensor, taps: _Taps, channels: torch.Tensor, iy: to
     samples from an unfolded view, then a transposing copy, costs twice as much on a CPU).
     """
     first = channels * taps.plane + (taps.row_first.index_select(0, iy)
-                                      + taps.col_first.index_select(0, ix))  # [..., P]
+                                     + taps.col_first.index_select(0, ix))  # [..., P]
     index = first.unsqueeze(-2).unsqueeze(-2) + taps.offsets  # [..., ky, kx, P]
     return m.reshape(-1).index_select(0, index.reshape(-1)).view(index.shape)
 
