@@ -172,10 +172,12 @@ def paf_scores(
     count = (above[0].astype(f32) + above[1])  # small integers: exact in float32
     alive = np.flatnonzero(table[n] >= 2 - count)
     # Stage 2: every other sample of the pairs still alive, so their result is exact.
-    m_grid = np.arange(MAX_LINE_POINTS)[:, None]  # [25, 1]
-    todo = (m_grid < n[alive]) & (m_grid != first[alive]) & (m_grid != second[alive])
-    m, k = np.nonzero(todo)  # sample-major: each pair gets its samples in order
-    pair = alive[k]
+    # Pair-major, each pair's samples in order: the n - 2 samples skip ``first`` and ``second``.
+    rest = n[alive] - 2
+    pair = np.repeat(alive, rest)
+    m = np.arange(len(pair)) - np.repeat(np.cumsum(rest) - rest, rest)
+    m += m >= first[pair]
+    m += m >= second[pair]
     score = _sample_scores(maps, lines.take(pair), m)
     above = score > inter_threshold
     np.add.at(total, pair, np.where(above, score, f32(0)))
