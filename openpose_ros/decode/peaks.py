@@ -66,7 +66,7 @@ def find_peaks(
     # Outside pixels come out 0 or NaN unmasked; both weigh nothing below.
     window = maps.window(corner[0], corner[1], corner[2], (side, side),
                          mask_outside=False).cpu().numpy()  # [7, 7, P]
-    weight = np.where(window > 0, window, f32(0))  # NaN -> 0
+    weight = np.fmax(window, f32(0))  # NaN -> 0
     steps = np.arange(-REFINE_RADIUS, REFINE_RADIUS + 1, dtype=f32)[:, None]
     total = weight.sum(axis=(0, 1))
     cx = (weight.sum(axis=0) * steps).sum(axis=0) / total + x.astype(f32) + f32(offset)
