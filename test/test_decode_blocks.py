@@ -66,6 +66,22 @@ def test_active_blocks_cover_every_block_reaching_the_threshold(map_hw, seed):
     assert len(needed) > 0 or map_hw == (1, 1)
 
 
+@pytest.mark.parametrize("shift", [-0.2, -0.6])
+def test_active_blocks_cover_the_threshold_on_negative_maps(shift):
+    """Maps far below zero: the negative mass of the weights alone may reach a small threshold
+    (then every block is kept), and thresholds at zero take the rounding-allowance test."""
+    maps = _scene(np.random.default_rng(6), 3, 9, 13) + shift
+    size = (72, 104)
+    grid = block_grid((9, 13), size, (None, None), "cpu")
+    maxima = _block_maxima(UpsampledMaps.from_net_output(maps, size), grid)
+    padded = pad_maps(maps, grid)
+    for threshold in (0.0, 1e-7, 0.05, 0.3):
+        active = set(active_blocks(padded, grid, threshold, maps.min()).tolist())
+        needed = set(torch.nonzero(maxima.reshape(-1) > threshold).squeeze(1).tolist())
+        assert needed <= active
+    assert len(needed) > 0
+
+
 def test_pad_maps_repeats_the_edge_samples():
     maps = torch.randn(3, 5, 7)
     grid = block_grid((5, 7), (40, 56), (None, None), "cpu")

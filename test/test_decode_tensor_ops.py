@@ -36,3 +36,11 @@ def test_greater_matches_torch_with_nan_inf_and_rounding(dtype):
     assert torch.equal(got, values > threshold)
     assert torch.equal(greater(values[:, ::3], threshold), values[:, ::3] > threshold)
     assert not bool(greater(torch.tensor(float("nan"), dtype=dtype), 0.0))
+
+
+def test_greater_writes_into_a_strided_view():
+    values = torch.rand(4, 6, generator=torch.Generator().manual_seed(2))
+    out = torch.zeros(5, 7, dtype=torch.bool)
+    got = greater(values, 0.5, out=out[1:, 1:])
+    assert got.data_ptr() == out[1:, 1:].data_ptr()
+    assert torch.equal(out[1:, 1:], values > 0.5) and not out[0].any() and not out[:, 0].any()
