@@ -51,9 +51,9 @@ class BodyDecodeConfig:
         keypoint_scale: output coordinates, 0 image pixels ... 6 (spec §6).
         output_resolution: ``(w, h)`` for ``keypoint_scale`` 2; ``(-1, -1)`` = image size.
         max_peaks: candidates kept per part (POSE_MAX_PEOPLE).
-        fast_nms: search peaks only around low-resolution maxima (a faster NMS; can miss a
-            peak where same-part blobs merge, so not bit-faithful). Default off: NMS equals
-            OpenPose's on the fully upsampled maps.
+        fast_nms: search peaks only around low-resolution maxima (faster in crowds, slower
+            for a few people; can miss a peak where same-part blobs merge, so not
+            bit-faithful). Default off: NMS equals OpenPose's on the fully upsampled maps.
     """
 
     nms_threshold: float = 0.05

@@ -10,9 +10,11 @@ OpenPose-width blobs). Before their tiles are computed, blocks whose rows provab
 and then fall along x are dropped (about two in three: those on a blob's slopes). On a CPU the
 rest is bound by memory traffic and per-op overhead, so every pass over the tiles counts. The
 optional fast mode (``BodyDecodeConfig.fast_nms``) starts from only the 2x2 blocks around each
-low-resolution local maximum: cheaper, every peak it finds is a true one, but where same-part
-blobs of different people merge it can miss one (measured on synthetic crowds: 2 of 349
-peaks), so it is not the default.
+low-resolution local maximum: every peak it finds is a true one, but where same-part blobs of
+different people merge it can miss one (measured on synthetic crowds: 2 of 349 peaks), so it is
+not the default. It only pays in crowds: its search for low-resolution maxima is a fixed cost
+(NMS on one CPU core, exact vs fast: 0.9 vs 1.3 ms for 1 person, equal at 4, 1.8 vs 1.6 ms at 8,
+3.8 vs 2.1 ms at 20).
 """
 
 from __future__ import annotations
