@@ -305,8 +305,8 @@ def _cell_reaches(padded: torch.Tensor, grid: BlockGrid, threshold: float,
     cell reaches ``threshold`` (module docstring; ``_reaches`` rounding allowance).
 
     ``lowest`` is the maps' minimum (0-dim). 2x2 maxima of the taps ``i1 - 1 .. i1 + 2`` give
-    the core maximum (the middle one) and, maximised over a 3x3 stride, the 4x4 maximum. As the
-    core is inside the window, ``A relu(core) + B relu(window) = B relu(window + A/B
+    the core maximum (the middle one) and the 4x4 maximum (the largest of the four 2x2 maxima
+    two taps apart on each axis). As the core is inside the window, ``A relu(core) + B relu(window) = B relu(window + A/B
     relu(core))``: for the usual thresholds one sum and one comparison, no further pass.
     """
     a, b, d = grid.cell_bound
@@ -315,9 +315,9 @@ def _cell_reaches(padded: torch.Tensor, grid: BlockGrid, threshold: float,
     taps = padded[:, top - 1 : top + h + 2, left - 1 : left + w + 2]
     pairs = torch.maximum(taps[:, :-1], taps[:, 1:])
     quads = torch.maximum(pairs[..., :-1], pairs[..., 1:])  # [J, h + 2, w + 2]
-    across = torch.maximum(quads[..., :-2], quads[..., 2:])  # [J, h + 2, w]
     core = quads[:, 1:-1, 1:-1].clamp(min=0)
     if b > 0:
+        across = torch.maximum(quads[..., :-2], quads[..., 2:])  # [J, h + 2, w]
         window = torch.maximum(across[:, :-2], across[:, 2:])  # [J, h, w]
         mixed, scale = window.add_(core, alpha=a / b), b
     else:  # a ratio-1 axis: no outer mass

@@ -25,7 +25,7 @@ import torch
 from openpose_ros.decode.blocks import (
     BlockGrid, active_blocks, block_grid, block_tables, blocks_near_maxima, pad_maps,
 )
-from openpose_ros.decode.tensor_ops import flat_nonzero, greater, nonzero_tuple
+from openpose_ros.decode.tensor_ops import flat_nonzero, greater
 
 __all__ = ["nms_mask", "block_peaks"]
 
