@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from openpose_ros.decode import nms
 from openpose_ros.decode.blocks import active_blocks, block_grid, pad_maps
-from openpose_ros.decode.upsampled import UpsampledMaps
+from openpose_ros.decode.resize import axis_weights
+from openpose_ros.decode.upsampled import DenseMaps, UpsampledMaps
 
 
 def _scene(rng: np.random.Generator, channels: int, h: int, w: int, *, noise: float = 0.02,
@@ -100,6 +101,27 @@ def test_lazy_nms_equals_dense_on_ridges_saddles_and_edges(seed, threshold):
     a, b = lazy.peaks(channels, threshold, 127), lazy.dense().peaks(channels, threshold, 127)
     assert _peak_set(a) == _peak_set(b) and len(a[0]) > 0
     np.testing.assert_allclose(a[3], b[3], atol=1e-6, rtol=0)
+
+
+def test_a_nan_sample_only_voids_the_peaks_that_read_it():
+    """OpenPose's kernel reads 4x4 taps, so a NaN sample makes only the outputs that read it NaN
+    (and NaN compares false: no peak there or beside it). One NaN must not void every block.
+    Reference: full upsampling of the maps without the NaN, with those outputs set to NaN (the
+    matrix-product upsampling would spread it over the whole map)."""
+    maps = _scene(np.random.default_rng(7), 4, 23, 41)
+    holes = [(1, 11, 20), (3, 0, 0)]
+    for c, y, x in holes:
+        maps[c, y, x] = float("nan")
+    size = (184, 328)
+    dense = UpsampledMaps.from_net_output(maps.nan_to_num(nan=0.0), size).dense().maps
+    taps_y, taps_x = axis_weights(23, size[0], None).index, axis_weights(41, size[1], None).index
+    for c, y, x in holes:
+        reads = (taps_y == y).any(axis=1)[:, None] & (taps_x == x).any(axis=1)[None, :]
+        dense[c][torch.from_numpy(reads)] = float("nan")
+    channels = torch.arange(4)
+    lazy = UpsampledMaps.from_net_output(maps, size).peaks(channels, 0.05, 127)
+    assert _peak_set(lazy) == _peak_set(DenseMaps(dense).peaks(channels, 0.05, 127))
+    assert {1, 3} <= set(lazy[0].tolist())  # the channels with a NaN keep their other peaks
 
 
 def test_non_integer_ratio_uses_the_generic_bound_and_stays_exact():

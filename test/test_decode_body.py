@@ -97,6 +97,15 @@ def test_degenerate_maps_give_no_people(maps):
     assert len(people) == 0 and people.body.shape == (0, 18, 3)
 
 
+def test_one_nan_sample_in_a_part_map_loses_only_what_reads_it():
+    scene = synthetic_scene(BODY_25, 4, np.random.default_rng(1))
+    clean = _decode(scene)
+    maps = scene.net_output.clone()
+    maps[0, 0, 0] = float("nan")  # a corner far from every person
+    people = decode_body(maps, BODY_25, image_size=scene.image_size)
+    np.testing.assert_array_equal(people.body, clean.body)
+
+
 def test_maps_larger_than_the_image_decode_into_image_pixels():
     scene = synthetic_scene(COCO_18, 3, np.random.default_rng(4))
     people = decode_body(scene.net_output, COCO_18, image_size=(164, 92))  # a quarter of the net

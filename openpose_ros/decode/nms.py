@@ -189,6 +189,9 @@ def block_peaks(
     grid = block_grid(tuple(low.shape[1:]), (height, width), maps.ratios[0], str(low.device))
     padded = pad_maps(low, grid)
     lowest, highest = torch.aminmax(low) if low.numel() else (low.new_zeros(()),) * 2
+    if lowest.isnan():  # the bounds need the extremes of the other samples: one NaN voids all
+        lowest, highest = torch.aminmax(low.nan_to_num(nan=0.0, posinf=float("inf"),
+                                                       neginf=float("-inf")))
     if exact:
         blocks = active_blocks(padded, grid, threshold, lowest)
     else:
