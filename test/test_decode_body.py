@@ -150,6 +150,9 @@ def test_keypoint_scale_modes():
     assert (scale_keypoints(body, 6, size, s)[..., 2] == body[..., 2]).all()
     with pytest.raises(ValueError):
         BodyDecodeConfig(keypoint_scale=7)
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="nms_threshold"):
+            BodyDecodeConfig(nms_threshold=bad)
 
 
 def test_layout_defaults():

@@ -73,6 +73,8 @@ class BodyDecodeConfig:
             raise ValueError(f"keypoint_scale must be 0..6, got {self.keypoint_scale}")
         if not 1 <= self.max_peaks <= MAX_PEOPLE:
             raise ValueError(f"max_peaks must be 1..{MAX_PEOPLE}, got {self.max_peaks}")
+        if not 0 <= self.nms_threshold < float("inf"):  # a peak's 7x7 centroid needs weight
+            raise ValueError(f"nms_threshold must be >= 0 and finite, got {self.nms_threshold}")
         if self.min_subset_cnt < 1:
             raise ValueError(f"min_subset_cnt must be >= 1, got {self.min_subset_cnt}")
 
