@@ -57,9 +57,10 @@ class AxisBlocks:
         tile_type: long ``[nb]`` which of ``tile_weight`` (float32 ``[T, B + 2, tile_k]``) the
             block uses; at an integer ratio all blocks but the first two share one.
         main_type: the most common tile type.
-        bezier: float32 ``[4, tile_k]``: the four Bezier control points of the main type's
-            block rows (all of one Catmull-Rom cell, ``t`` in [0, 1]) from its window; None
-            when its rows are not so (non-integer ratios).
+        bezier: float32 ``[4, 4]``: the four Bezier control points of the main type's block
+            rows (all of one Catmull-Rom cell, ``t`` in [0, 1]) from the cell's four taps,
+            inputs ``bezier_at .. bezier_at + 3`` of the tile window; None when its rows are
+            not so (non-integer ratios).
         cell: long ``[nb]`` the cell (base tap) of each block's rows, or None when a block's
             rows span several cells (non-integer ratios: the generic bound is used).
         first_cell_twice: ``cell`` is ``0, 0, 1, 2, ..., n_in - 1`` (integer ratios).
@@ -82,6 +83,7 @@ class AxisBlocks:
     tile_weight: torch.Tensor
     main_type: int
     bezier: torch.Tensor | None
+    bezier_at: int
     cell: torch.Tensor | None
     first_cell_twice: bool
     masses: tuple[float, float, float, float]
@@ -196,10 +198,8 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
     tile_type = tile_type.reshape(-1)
     main_type = int(np.bincount(tile_type).argmax())
     offset = int(cell_at[np.argmax(tile_type == main_type)])
-    bezier = None
-    if offset >= 0 and size > 1:  # Catmull-Rom samples p0..p3 -> the cell's Bezier points
-        bezier = np.zeros((4, tile_k), dtype=np.float32)
-        bezier[:, offset : offset + 4] = _CATMULL_ROM_TO_BEZIER
+    # Catmull-Rom samples p0..p3 -> the cell's Bezier points
+    bezier = _CATMULL_ROM_TO_BEZIER.astype(np.float32) if offset >= 0 and size > 1 else None
     cell_block = np.full(n_in, -1, dtype=np.int64)
     cell_block[np.clip(fl, 0, n_in - 1)] = (np.arange(n_out) - first) // size
     dev = torch.device(device)
@@ -214,6 +214,7 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
         tile_type=tensor(tile_type),
         tile_weight=tensor(types.reshape(-1, size + 2, tile_k).astype(np.float32)),
         main_type=main_type, bezier=None if bezier is None else tensor(bezier),
+        bezier_at=offset,
         cell=None if cell is None else tensor(cell), masses=masses,
         first_cell_twice=cell is not None and np.array_equal(cell, np.r_[0, np.arange(n_in)]),
         cell_block=tensor(cell_block),

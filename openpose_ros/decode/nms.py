@@ -70,28 +70,29 @@ def _y_pass(across: torch.Tensor, wy: torch.Tensor) -> torch.Tensor:
     return (wy @ rows).view(wy.shape[0], lx, -1)[..., :n]
 
 
-def _may_hold_peaks(patch: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
+def _may_hold_peaks(rows: torch.Tensor, bezier: torch.Tensor, wx: torch.Tensor,
                     scale: torch.Tensor) -> torch.Tensor:
     """bool ``[n]``: blocks whose rows can rise then fall along x somewhere (others hold no peak).
 
-    ``patch`` holds the blocks' input windows as ``[ky, n, kx]``. A block's rows are one
-    Catmull-Rom cell in y, so each row is a convex combination (Bernstein weights) of four
-    Bezier control rows (``bezier @ patch``; their steps along x: ``[lx - 1, 4, n]``). A peak
+    ``rows`` holds the four input rows of the blocks' cell as ``[4, n, kx]``. A block's rows are
+    one Catmull-Rom cell in y, so each row is a convex combination (Bernstein weights) of four
+    Bezier control rows (``bezier @ rows``; their steps along x: ``[lx - 1, 4, n]``). A peak
     at column ``c`` needs some row to rise from ``c - 1`` and fall to ``c + 1``, impossible when
     every control row falls there (resp. rises): then every row does too. The margin, ``1e-5``
     of ``scale`` (the largest input magnitude), covers float rounding here and in the tiles.
     """
-    ky, n, kx = patch.shape
+    _, n, kx = rows.shape
     if n == 0:
-        return torch.zeros(0, dtype=torch.bool, device=patch.device)
-    controls = (bezier @ patch.reshape(ky, -1)).view(4 * n, kx)
+        return torch.zeros(0, dtype=torch.bool, device=rows.device)
+    controls = (bezier @ rows.reshape(4, -1)).view(4 * n, kx)
     # The steps from column j to j + 1 of the interpolated control rows, in one product (with
     # the rows transposed: one matrix product, where [4, kx, n] controls take four).
     step = ((wx[1:] - wx[:-1]) @ controls.T).view(-1, 4, n)  # [lx - 1, 4, n]
-    rise, fall = step.amax(dim=1), step.amin(dim=1)
-    margin = 1e-5 * scale
-    room = torch.minimum(rise[:-1] + margin, margin - fall[1:])  # [lx - 2, n], columns 1..
-    return greater(torch.nan_to_num(room.amax(dim=0), nan=1.0), 0.0)
+    rise, fall = step.amax(dim=1), step.amin(dim=1)  # (one aminmax over dim 1 is slower)
+    # Columns 1 .. lx - 2 rise into and fall out of: min(rise, -fall) > -margin somewhere (NaN
+    # keeps the block).
+    best = torch.minimum(rise[:-1], fall[1:].neg_()).amax(dim=0)
+    return best.le(-1e-5 * scale).logical_not_()
 
 
 def _odd_tiles(patch: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor) -> torch.Tensor:
@@ -128,8 +129,9 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
     patch = runs.index_select(0, rows).view(ky, len(blocks), kx)  # [ky, n, kx]
     wy, wx = by.tile_weight[by.main_type], bx.tile_weight[bx.main_type]
     keep = ~odd
-    if by.bezier is not None:
-        keep &= _may_hold_peaks(patch, by.bezier, wx, scale)
+    if by.bezier is not None:  # the test reads the four rows of the blocks' cell
+        cell_rows = patch.narrow(0, by.bezier_at, 4)
+        keep &= _may_hold_peaks(cell_rows, by.bezier, wx, scale)
     which = [flat_nonzero(keep)]
     tiles = [_y_pass(_x_pass(patch.index_select(1, which[0]).transpose(1, 2), wx), wy)]
     odd = flat_nonzero(odd)
@@ -138,8 +140,9 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
         cell = blocks.index_select(0, odd) % (len(by) * len(bx))
         types = by.tile_type.index_select(0, cell // len(bx)), bx.tile_type.index_select(
             0, cell % len(bx))
-        tiles.append(_odd_tiles(patch.index_select(1, odd), by.tile_weight.index_select(
-            0, types[0]), bx.tile_weight.index_select(0, types[1])))
+        tiles.append(_odd_tiles(patch.index_select(1, odd),
+                                by.tile_weight.index_select(0, types[0]),
+                                bx.tile_weight.index_select(0, types[1])))
     if len(tiles) == 1:
         return tiles[0], which[0]
     return torch.cat(tiles, dim=2), torch.cat(which)
