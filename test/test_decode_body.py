@@ -106,6 +106,20 @@ def test_one_nan_sample_in_a_part_map_loses_only_what_reads_it():
     np.testing.assert_array_equal(people.body, clean.body)
 
 
+def test_one_nan_sample_in_multi_scale_maps_loses_only_what_reads_it():
+    """Multi-scale decoding upsamples the part maps in full: the NaN stays within its taps."""
+    scene = synthetic_scene(BODY_25, 4, np.random.default_rng(1))
+    half = torch.nn.functional.interpolate(scene.net_output[None], scale_factor=0.5,
+                                           mode="bilinear")[0]
+    scales = dict(image_size=scene.image_size, scale_input_to_net=[1.0, 0.5])
+    clean = decode_body([scene.net_output, half], BODY_25, **scales)
+    maps = scene.net_output.clone()
+    maps[0, 0, 0] = float("nan")  # a corner far from every person
+    people = decode_body([maps, half], BODY_25, **scales)
+    assert len(clean) == 4
+    np.testing.assert_array_equal(people.body, clean.body)
+
+
 def test_maps_larger_than_the_image_decode_into_image_pixels():
     scene = synthetic_scene(COCO_18, 3, np.random.default_rng(4))
     people = decode_body(scene.net_output, COCO_18, image_size=(164, 92))  # a quarter of the net

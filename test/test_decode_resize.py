@@ -60,6 +60,21 @@ def test_edge_rule_extrapolates_with_negative_t():
     np.testing.assert_allclose(aw.matrix.sum(axis=1), 1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_sample_spoils_only_the_outputs_that_read_it(bad):
+    """As the per-pixel kernel: NaN where the 4x4 taps read it (a matrix product would put a
+    NaN everywhere), the same values elsewhere."""
+    src = torch.tensor(np.random.default_rng(2).normal(size=(6, 9)), dtype=torch.float32)
+    spoiled = src.clone()
+    spoiled[2, 3] = bad
+    got = upsample_openpose(spoiled[None], (48, 72))[0]
+    wy, wx = axis_weights(6, 48), axis_weights(9, 72)
+    reads = (wy.index == 2).any(axis=1)[:, None] & (wx.index == 3).any(axis=1)[None, :]
+    np.testing.assert_array_equal(torch.isnan(got).numpy(), reads)
+    clean = upsample_openpose(src[None], (48, 72))[0]
+    torch.testing.assert_close(got[~torch.from_numpy(reads)], clean[~torch.from_numpy(reads)])
+
+
 def test_differs_from_torch_bicubic_on_a_peak():
     """PyTorch/OpenCV cubic (a = -0.75) is the cheaper mode, with different numbers."""
     src = torch.zeros(1, 1, 9, 9)

@@ -119,6 +119,9 @@ def upsample_openpose(
     Returns:
         ``[N, C, H, W]`` (or ``[C, H, W]``) on ``maps``' device and dtype. Exact up to float
         rounding: it is ``Wy @ maps @ Wx^T`` with the per-axis matrices of ``axis_weights``.
+        An output whose 4x4 taps read a NaN or infinite sample is NaN, as in the CUDA kernel
+        (which multiplies every tap, zero weights too); the others keep their values. (In a
+        plain matrix product one NaN would reach every output.)
     """
     if maps.dim() not in (3, 4):
         raise ValueError(
@@ -130,5 +133,21 @@ def upsample_openpose(
     dtype = maps.dtype if maps.is_floating_point() else torch.float32
     my = torch.from_numpy(np.array(wy.matrix)).to(maps.device, dtype)
     mx = torch.from_numpy(np.array(wx.matrix)).to(maps.device, dtype)
-    # Along x first, then along y, as the kernel does (also the cheaper order for upsampling).
-    return my @ (maps.to(dtype) @ mx.T)
+    maps = maps.to(dtype)
+    bad = ~torch.isfinite(maps)
+    if not bad.any():
+        # Along x first, then along y, as the kernel does (also the cheaper order here).
+        return my @ (maps @ mx.T)
+    up = my @ (maps.masked_fill(bad, 0.0) @ mx.T)
+    sy, sx = (torch.from_numpy(_tap_support(n_in, n_out, r)).to(maps.device, dtype)
+              for n_in, n_out, r in ((maps.shape[-2], height, ry), (maps.shape[-1], width, rx)))
+    return up.masked_fill(sy @ (bad.to(dtype) @ sx.T) > 0, float("nan"))
+
+
+@lru_cache(maxsize=64)
+def _tap_support(n_in: int, n_out: int, ratio: float | None) -> np.ndarray:
+    """float32 ``[n_out, n_in]``: 1 where an output's four taps read an input, else 0."""
+    aw = axis_weights(int(n_in), n_out, ratio)
+    support = np.zeros((aw.n_out, aw.n_in), dtype=np.float32)
+    support[np.arange(aw.n_out)[:, None], aw.index] = 1.0
+    return support
