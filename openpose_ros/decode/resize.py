@@ -139,15 +139,14 @@ def upsample_openpose(
         # Along x first, then along y, as the kernel does (also the cheaper order here).
         return my @ (maps @ mx.T)
     up = my @ (maps.masked_fill(bad, 0.0) @ mx.T)
-    sy, sx = (torch.from_numpy(_tap_support(n_in, n_out, r)).to(maps.device, dtype)
-              for n_in, n_out, r in ((maps.shape[-2], height, ry), (maps.shape[-1], width, rx)))
+    sy = torch.from_numpy(_tap_support(wy)).to(maps.device, dtype)
+    sx = torch.from_numpy(_tap_support(wx)).to(maps.device, dtype)
     return up.masked_fill(sy @ (bad.to(dtype) @ sx.T) > 0, float("nan"))
 
 
-@lru_cache(maxsize=64)
-def _tap_support(n_in: int, n_out: int, ratio: float | None) -> np.ndarray:
-    """float32 ``[n_out, n_in]``: 1 where an output's four taps read an input, else 0."""
-    aw = axis_weights(int(n_in), n_out, ratio)
+def _tap_support(aw: AxisWeights) -> np.ndarray:
+    """float32 ``[n_out, n_in]``: 1 where an output's four taps read an input, else 0 (built
+    only when a map holds a non-finite sample)."""
     support = np.zeros((aw.n_out, aw.n_in), dtype=np.float32)
     support[np.arange(aw.n_out)[:, None], aw.index] = 1.0
     return support
