@@ -47,7 +47,8 @@ class AxisBlocks:
 
     Attributes:
         size: outputs per block ``B``.
-        start: long ``[nb]`` first output of each block (the first may be negative).
+        start: int64 ``[nb]`` first output of each block (the first may be negative); a host
+            array: the peaks' coordinates are computed on the host.
         win_start: long ``[nb]`` first input of the block's tap window, ``k`` inputs long.
         pos, neg: float32 ``[nb]`` largest positive / negative weight mass of the block's rows.
         pad: ``(before, after)`` inputs added by the replicate padding of the input axis: the
@@ -71,7 +72,7 @@ class AxisBlocks:
     """
 
     size: int
-    start: torch.Tensor
+    start: np.ndarray
     win_start: torch.Tensor
     k: int
     pos: torch.Tensor
@@ -208,7 +209,7 @@ def axis_blocks(n_in: int, n_out: int, ratio: float | None, device: str) -> Axis
         return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
 
     return AxisBlocks(
-        size=size, start=tensor(starts), win_start=tensor(win_start), k=k,
+        size=size, start=starts.astype(np.int64), win_start=tensor(win_start), k=k,
         pos=tensor(pos.astype(np.float32)), neg=tensor(neg.astype(np.float32)),
         pad=(pad_lo, pad_hi), tile_start=tensor(tile_start), tile_k=tile_k,
         tile_type=tensor(tile_type),

@@ -128,42 +128,40 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
     runs = padded.reshape(-1).unfold(0, kx, 1)  # every kx-sample run of the maps, a view
     patch = runs.index_select(0, rows).view(ky, len(blocks), kx)  # [ky, n, kx]
     wy, wx = by.tile_weight[by.main_type], bx.tile_weight[bx.main_type]
-    keep = ~odd
     if by.bezier is not None:  # the test reads the four rows of the blocks' cell
         cell_rows = patch.narrow(0, by.bezier_at, 4)
-        keep &= _may_hold_peaks(cell_rows, by.bezier, wx, scale)
-    which = [flat_nonzero(keep)]
-    tiles = [_y_pass(_x_pass(patch.index_select(1, which[0]).transpose(1, 2), wx), wy)]
-    odd = flat_nonzero(odd)
-    if len(odd):
-        which.append(odd)
+        keep = _may_hold_peaks(cell_rows, by.bezier, wx, scale).logical_or_(odd)
+        which = flat_nonzero(keep)
+    else:
+        which = torch.arange(len(blocks), device=blocks.device)
+    # Every block goes through the main weights; the few odd ones are then overwritten with
+    # their own values (cheaper than a second batch and a concatenation of all the tiles).
+    tiles = _y_pass(_x_pass(patch.index_select(1, which).transpose(1, 2), wx), wy)
+    at = flat_nonzero(odd.index_select(0, which))
+    if len(at):
+        odd = which.index_select(0, at)
         cell = blocks.index_select(0, odd) % (len(by) * len(bx))
         types = by.tile_type.index_select(0, cell // len(bx)), bx.tile_type.index_select(
             0, cell % len(bx))
-        tiles.append(_odd_tiles(patch.index_select(1, odd),
-                                by.tile_weight.index_select(0, types[0]),
-                                bx.tile_weight.index_select(0, types[1])))
-    if len(tiles) == 1:
-        return tiles[0], which[0]
-    return torch.cat(tiles, dim=2), torch.cat(which)
+        tiles.index_copy_(2, at, _odd_tiles(patch.index_select(1, odd),
+                                            by.tile_weight.index_select(0, types[0]),
+                                            bx.tile_weight.index_select(0, types[1])))
+    return tiles, which
 
 
-def _strict_peaks(tiles: torch.Tensor, threshold: float) -> tuple[torch.Tensor, ...]:
-    """Peaks of ``[h+2, w+2, n]`` tiles (``nms_mask`` semantics): long ``(row, col, tile)``.
+def _strict_peaks(tiles: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Peaks of ``[h+2, w+2, n]`` tiles (``nms_mask`` semantics): long flat indices into the
+    ``[h, w, n]`` centres, ascending.
 
     ``centre - max(8 neighbours, threshold)`` is positive exactly at the peaks (a float
-    difference keeps the sign of the comparison; NaN anywhere gives NaN, not a peak). One flat
-    scan of the margins, then the flat indices are split (cheaper than a 3-D nonzero).
+    difference keeps the sign of the comparison; NaN anywhere gives NaN, not a peak).
     """
     left_right = torch.maximum(tiles[:, :-2], tiles[:, 2:])
     row3 = torch.maximum(left_right, tiles[:, 1:-1])
     margin = torch.maximum(row3[:-2], row3[2:])
     margin = torch.maximum(margin, left_right[1:-1], out=margin).clamp_(min=threshold)
     margin = torch.sub(tiles[1:-1, 1:-1], margin, out=margin)
-    flat = flat_nonzero(greater(margin, 0.0))
-    w, n = margin.shape[1:]
-    pixel = flat // n
-    return pixel // w, pixel % w, flat % n
+    return flat_nonzero(greater(margin, 0.0))
 
 
 def _part_maps(maps: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
@@ -177,15 +175,16 @@ def _part_maps(maps: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
 
 def block_peaks(
     maps, channels: torch.Tensor, threshold: float, *, exact: bool = True
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """NMS peaks of one-scale lazily upsampled maps (``UpsampledMaps`` with one scale).
 
     With ``exact`` every block whose bound reaches the threshold is tested: the result equals
     NMS on the fully upsampled maps. Without it only the 2x2 blocks around each low-resolution
     local maximum (>= its 8 neighbours) are tested, which finds the same peaks on typical maps
     but can miss a peak where same-part blobs merge (crowds) or in interpolation ringing.
-    Returns ``(part, y, x, score)`` (unsorted, and with outputs on the one-pixel border or off
-    the map still in: ``upsampled._raster_peaks`` drops them), ``part`` indexing ``channels``.
+    Returns host ``(part, y, x, score)`` (int64, float32; unsorted, and with outputs on the
+    one-pixel border or off the map still in: ``upsampled._raster_peaks`` drops them), ``part``
+    indexing ``channels``.
     """
     low = _part_maps(maps.maps[0], channels)
     height, width = maps.size_hw
@@ -200,12 +199,18 @@ def block_peaks(
     else:
         blocks = blocks_near_maxima(low, grid)
     tiles, which = _tiles(padded, blocks, grid, torch.maximum(highest, -lowest))
-    r, c, t = _strict_peaks(tiles, threshold)
-    block = blocks.index_select(0, which.index_select(0, t))
+    flat = _strict_peaks(tiles, threshold)
+    # The few hundred peaks move to the host here (two small transfers); splitting their
+    # indices takes NumPy calls, and only their values are read on the device.
+    ly, lx, n = tiles.shape
+    flat, tile_block = (v.cpu().numpy() for v in (flat, blocks.index_select(0, which)))
+    pixel, t = np.divmod(flat, n)
+    r, c = np.divmod(pixel, lx - 2)
+    block = tile_block[t]
     nbx, per_part = len(grid.bx), len(grid.by) * len(grid.bx)
-    cell = block % per_part
-    y = grid.by.start.index_select(0, cell // nbx).add_(r)
-    x = grid.bx.start.index_select(0, cell % nbx).add_(c)
-    score = tiles[r + 1, c + 1, t]
+    part, cell = np.divmod(block, per_part)
+    cell_y, cell_x = np.divmod(cell, nbx)
+    at = torch.from_numpy(((r + 1) * lx + c + 1) * n + t).to(tiles.device)
+    score = tiles.reshape(-1).index_select(0, at).cpu().numpy()
     # Outputs on the map's one-pixel border or off the map are dropped with the raster sort.
-    return block // per_part, y, x, score
+    return part, grid.by.start[cell_y] + r, grid.bx.start[cell_x] + c, score

@@ -120,16 +120,14 @@ def _inside(y0: torch.Tensor, x0: torch.Tensor, size_hw: tuple[int, int],
     return inside_y[:, None, :] & inside_x[None, :, :]
 
 
-def _raster_peaks(part: torch.Tensor, y: torch.Tensor, x: torch.Tensor, score: torch.Tensor,
+def _raster_peaks(part: np.ndarray, y: np.ndarray, x: np.ndarray, score: np.ndarray,
                   size_hw: tuple[int, int], max_peaks: int) -> tuple[np.ndarray, ...]:
     """Drop peaks on or off the one-pixel border, sort by (part, y, x), keep ``max_peaks`` each.
 
-    The NMS output (a few hundred peaks) moves to the host here, in two transfers; the sort
-    and the cap are NumPy calls. Returns int64 ``part``, ``y``, ``x`` and float32 ``score``.
+    Host arrays (the NMS output, a few hundred peaks): int64 ``part``, ``y``, ``x`` and float32
+    ``score`` in, the same out.
     """
     height, width = size_hw
-    part, y, x = torch.stack([part, y, x]).cpu().numpy()
-    score = score.cpu().numpy()
     inside = np.flatnonzero((y >= 1) & (y <= height - 2) & (x >= 1) & (x <= width - 2))
     key = ((part[inside] * height + y[inside]) * width + x[inside])
     order = inside[np.argsort(key)]  # pixels are distinct: no ties
@@ -317,4 +315,5 @@ class DenseMaps:
         heat = F.pad(self.maps[channels].float(), (1, 1, 1, 1), value=float("nan"))
         part, y, x = nonzero_tuple(nms_mask(heat, threshold))
         score = self.maps[channels[part], y, x].float()
-        return _raster_peaks(part, y, x, score, self.size_hw, max_peaks)
+        part, y, x = torch.stack([part, y, x]).cpu().numpy()
+        return _raster_peaks(part, y, x, score.cpu().numpy(), self.size_hw, max_peaks)
