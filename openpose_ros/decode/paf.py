@@ -119,14 +119,16 @@ def _sample_scores(maps: UpsampledMaps | DenseMaps, lines: _Lines, m: np.ndarray
     """
     height, width = maps.size_hw
     mf = m.astype(np.float32)
-    x = np.clip(np.floor(mf * lines.sx + lines.ax + np.float32(0.5)), 0, width - 1)
-    y = np.clip(np.floor(mf * lines.sy + lines.ay + np.float32(0.5)), 0, height - 1)
-    shape = np.broadcast_shapes(m.shape, lines.cx.shape)
-    index = np.stack([np.broadcast_to(lines.cx, shape), np.broadcast_to(lines.cy, shape),
-                      y.astype(np.int64), x.astype(np.int64)]).reshape(4, -1)
-    index = torch.from_numpy(index).to(maps.device)
-    values = maps.points(index[:2], index[2], index[3]).cpu().numpy()
-    return lines.ux * values[0].reshape(shape) + lines.uy * values[1].reshape(shape)
+    half = np.float32(0.5)
+    # Channels x, y, then row and column of every sample (rows ``[S, T]`` or ``[T]`` as ``m``);
+    # ufuncs and assignments rather than np.clip/np.stack, whose Python wrappers cost more here.
+    index = np.empty((4,) + m.shape, dtype=np.int64)
+    index[0], index[1] = lines.cx, lines.cy
+    index[2] = np.minimum(np.maximum(np.floor(mf * lines.sy + lines.ay + half), 0), height - 1)
+    index[3] = np.minimum(np.maximum(np.floor(mf * lines.sx + lines.ax + half), 0), width - 1)
+    index = torch.from_numpy(index.reshape(4, -1)).to(maps.device)
+    values = maps.points(index[:2], index[2], index[3]).cpu().numpy().reshape((2,) + m.shape)
+    return lines.ux * values[0] + lines.uy * values[1]
 
 
 def paf_scores(
