@@ -14,6 +14,7 @@ candidate pairs (small arrays) are bookkept on the host:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -97,6 +98,12 @@ class BodyDecodeConfig:
         else:
             base = cls()
         return replace(base, **overrides)
+
+
+@lru_cache(maxsize=16)
+def _default_config(layout: Layout) -> BodyDecodeConfig:
+    """``BodyDecodeConfig.for_layout(layout)``, built once per layout (it is frozen)."""
+    return BodyDecodeConfig.for_layout(layout)
 
 
 def scale_keypoints(
@@ -209,7 +216,7 @@ def decode_body(
     Raises:
         ValueError: maps of the wrong rank, channel count or an empty size, or a too small image.
     """
-    config = BodyDecodeConfig.for_layout(layout) if config is None else config
+    config = _default_config(layout) if config is None else config
     maps = [net_output] if isinstance(net_output, torch.Tensor) else list(net_output)
     maps = [m[0] if m.dim() == 4 and m.shape[0] == 1 else m for m in maps]
     if not maps or any(m.dim() != 3 or m.shape[-1] < 1 or m.shape[-2] < 1 for m in maps):

@@ -61,7 +61,7 @@ def find_peaks(
     channels = torch.arange(num_parts, device=maps.device)
     part, y, x, score = maps.peaks(channels, threshold, max_peaks, exact=exact)
     side = 2 * REFINE_RADIUS + 1
-    corner = torch.from_numpy(np.stack([part, y - REFINE_RADIUS, x - REFINE_RADIUS]))
+    corner = torch.from_numpy(np.array([part, y - REFINE_RADIUS, x - REFINE_RADIUS]))
     corner = corner.to(maps.device)
     # Outside pixels come out 0 or NaN unmasked; both weigh nothing below.
     window = maps.window(corner[0], corner[1], corner[2], (side, side),
