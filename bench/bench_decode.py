@@ -4,8 +4,8 @@ ground-truth round trips and the lightweight network's OKS AP on the annotated s
 Run: ``.venv/bin/python bench/bench_decode.py`` (about 2 minutes). Every ratio is measured
 side by side in this run, on the same maps. Timings are medians over repeated decodes of the
 CPU time of the decoding thread with ``torch.set_num_threads(1)`` (one core); the exact and
-fast-NMS decodes take turns, and the minimum is printed beside the median (on a shared virtual
-machine core speed drifts by tens of percent; the minimum is the least disturbed run).
+fast-NMS decodes take turns, and the minimum and 90th percentile are printed beside the median
+(on a shared virtual machine core speed drifts by tens of percent within seconds).
 
 The baseline is our own plain re-implementation of the approach of popular PyTorch ports
 (e.g. Hzzone's ``body.py``): upsample every channel with OpenCV cubic to the full image
@@ -36,6 +36,9 @@ from openpose_ros.decode.synthetic import score_round_trip, synthetic_scene  # n
 from openpose_ros.layouts import BODY_25, COCO_18, MPI_15, Layout  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
+# Decodes per variant and scene: about a second of decoding per scene, so that the median
+# spans more than one of the VM's fast or slow phases (each lasts a few seconds).
+REPEATS = 100
 IR = SHARED / "models/intel_human_pose_estimation_0001_FP16-INT8/human-pose-estimation-0001.xml"
 
 
@@ -55,12 +58,13 @@ def median_ms(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(cpu), statistics.median(wall)
 
 
-def interleaved_cpu_ms(fns: dict, repeats: int) -> dict[str, tuple[float, float]]:
-    """``{name: (median, min)}`` CPU ms of each ``fn()``, run in turns.
+def interleaved_cpu_ms(fns: dict, repeats: int) -> dict[str, tuple[float, float, float]]:
+    """``{name: (median, min, 90th percentile)}`` CPU ms of each ``fn()``, run in turns.
 
     On a shared virtual machine the speed of a core drifts by tens of percent over seconds;
     taking turns exposes every variant to the same drift, so their ratio holds even when the
-    absolute medians do not (the minimum is the least disturbed run).
+    absolute medians do not (the minimum is the least disturbed run, the 90th percentile shows
+    how wide the drift was during the run).
     """
     for fn in fns.values():
         fn()  # warm up (tables are cached per map size)
@@ -70,7 +74,8 @@ def interleaved_cpu_ms(fns: dict, repeats: int) -> dict[str, tuple[float, float]
             c0 = time.thread_time()
             fn()
             cpu[name].append((time.thread_time() - c0) * 1000)
-    return {name: (statistics.median(v), min(v)) for name, v in cpu.items()}
+    return {name: (statistics.median(v), min(v), float(np.percentile(v, 90)))
+            for name, v in cpu.items()}
 
 
 # --- The usual Python approach, re-implemented plainly as the baseline -------------------------
@@ -135,11 +140,12 @@ def main() -> None:
             "exact": lambda: decode_body(scene.net_output, BODY_25, image_size=scene.image_size),
             "fast": lambda: decode_body(scene.net_output, BODY_25, fast_cfg,
                                         image_size=scene.image_size),
-        }, 25)
+        }, REPEATS)
         timings[people] = (got["exact"], got["fast"], scene)
         print(f"BODY_25 {people:2d} people, 656x368 net, 1920x1080 image, one core, CPU ms: "
-              f"exact median {got['exact'][0]:6.2f} (min {got['exact'][1]:6.2f}), "
-              f"fast NMS median {got['fast'][0]:6.2f} (min {got['fast'][1]:6.2f})")
+              "exact median {:6.2f} (min {:6.2f}, p90 {:6.2f}), "
+              "fast NMS median {:6.2f} (min {:6.2f}, p90 {:6.2f})".format(*got["exact"],
+                                                                        *got["fast"]))
     print(bench_line("decode_8people_ms", timings[8][0][0], "<=5"))
     print(bench_line("decode_8people_min_ms", timings[8][0][1]))
     print(bench_line("decode_8people_fast_nms_ms", timings[8][1][0]))
