@@ -200,8 +200,8 @@ def block_peaks(
         blocks = blocks_near_maxima(low, grid)
     tiles, which = _tiles(padded, blocks, grid, torch.maximum(highest, -lowest))
     flat = _strict_peaks(tiles, threshold)
-    # The few hundred peaks move to the host here (two small transfers); splitting their
-    # indices takes NumPy calls, and only their values are read on the device.
+    # The peaks' indices (a few hundred) move to the host here and are split by NumPy calls,
+    # each a fraction of a tensor op's cost; only their values are then read on the device.
     ly, lx, n = tiles.shape
     flat, tile_block = (v.cpu().numpy() for v in (flat, blocks.index_select(0, which)))
     pixel, t = np.divmod(flat, n)

@@ -121,7 +121,7 @@ def _sample_scores(maps: UpsampledMaps | DenseMaps, lines: _Lines, m: np.ndarray
     mf = m.astype(np.float32)
     half = np.float32(0.5)
     # Channels x, y, then row and column of every sample (rows ``[S, T]`` or ``[T]`` as ``m``);
-    # ufuncs and assignments rather than np.clip/np.stack, whose Python wrappers cost more here.
+    # filled by assignment: np.stack/np.broadcast_to's Python wrappers cost more than the copies.
     index = np.empty((4,) + m.shape, dtype=np.int64)
     index[0], index[1] = lines.cx, lines.cy
     index[2] = np.minimum(np.maximum(np.floor(mf * lines.sy + lines.ay + half), 0), height - 1)
