@@ -132,11 +132,12 @@ def _tiles(padded: torch.Tensor, blocks: torch.Tensor, grid: BlockGrid,
         cell_rows = patch.narrow(0, by.bezier_at, 4)
         keep = _may_hold_peaks(cell_rows, by.bezier, wx, scale).logical_or_(odd)
         which = flat_nonzero(keep)
-    else:
-        which = torch.arange(len(blocks), device=blocks.device)
+        patch_kept = patch.index_select(1, which)
+    else:  # no filter (non-integer ratios): every block, no copy
+        which, patch_kept = torch.arange(len(blocks), device=blocks.device), patch
     # Every block goes through the main weights; the few odd ones are then overwritten with
     # their own values (cheaper than a second batch and a concatenation of all the tiles).
-    tiles = _y_pass(_x_pass(patch.index_select(1, which).transpose(1, 2), wx), wy)
+    tiles = _y_pass(_x_pass(patch_kept.transpose(1, 2), wx), wy)
     at = flat_nonzero(odd.index_select(0, which))
     if len(at):
         odd = which.index_select(0, at)
