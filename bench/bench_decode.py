@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from bench_common import bench_line  # noqa: E402
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body  # noqa: E402
 from openpose_ros.decode.sizing import scale_net_to_output  # noqa: E402
-from openpose_ros.decode.synthetic import score_round_trip, synthetic_scene  # noqa: E402
+from openpose_ros.evaluation.synthetic_maps import score_round_trip, synthetic_scene  # noqa: E402
 from openpose_ros.layouts import BODY_25, COCO_18, MPI_15, Layout  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
@@ -177,7 +177,7 @@ def main() -> None:
 
     if IR.exists():
         from openpose_ros.decode.estimator import BodyEstimator, EstimatorConfig
-        from openpose_ros.decode.oks import coco_sample_ap, mpii_sample_ap
+        from openpose_ros.evaluation.oks import coco_sample_ap, mpii_sample_ap
         from openpose_ros.nets.lightweight import LightweightPoseNet
 
         torch.set_num_threads(2)

@@ -9,7 +9,7 @@
 2. Synchroniser: see ``bench/bench_sync.py``.
 3. Accuracy: Panoptic MPJPE at 3, 5 and 10 cameras (the test's scenario, more seeds) with our
    pipeline and with plain unweighted DLT given the true association; Pose2Sim demo reprojection error, ours
-   and Pose2Sim's own, measured identically (``evaluation.kept_view_error``) over every frame of
+   and Pose2Sim's own, measured identically (``evaluation.multiview.kept_view_error``) over every frame of
    the balancing and two-person trials.
 """
 
@@ -30,13 +30,13 @@ from bench_common import bench_line  # noqa: E402
 
 from openpose_ros.layouts import BODY_25  # noqa: E402
 from openpose_ros.threed.calibration_io import load_calibration  # noqa: E402
-from openpose_ros.threed.datasets import (  # noqa: E402
+from openpose_ros.evaluation.datasets import (  # noqa: E402
     PANOPTIC_JOINTS19,
     load_panoptic_bodies,
     load_pose2sim_trial,
     to_layout,
 )
-from openpose_ros.threed.evaluation import (  # noqa: E402
+from openpose_ros.evaluation.multiview import (  # noqa: E402
     crowd_on_floor,
     detection_errors,
     kept_view_error,

@@ -19,8 +19,10 @@ did_something=0
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 fail() { printf '\033[31m[setup] FAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
-stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
-stamp_set() { mkdir -p "$STAMPS"; echo "$2" > "$STAMPS/$1"; }
+# Stamps of what goes into the venv live in it; stamps of this checkout's build live in build/,
+# so several checkouts can share one venv (OPENPOSE_ROS_VENV) without rebuilding each other.
+stamp_ok() { local d="${3:-$STAMPS}"; [[ -f "$d/$1" && "$(cat "$d/$1")" == "$2" ]]; }
+stamp_set() { local d="${3:-$STAMPS}"; mkdir -p "$d"; echo "$2" > "$d/$1"; }
 
 # 1. Interpreter -------------------------------------------------------------------------
 command -v "$PYTHON_BIN" >/dev/null || fail "no $PYTHON_BIN on PATH (Python 3.11 is required: the ROS wheels are cp311)"
@@ -111,7 +113,7 @@ fi
 
 # 6. This package: messages (rosidl), Python package, node executables, launch, config -----
 pkg_hash=$(hash_of "$REPO"/msg/*.msg "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO"/scripts/*_node "$REPO/scripts/video_source")
-if ! stamp_ok package "$pkg_hash" || [[ ! -d "$INSTALL/lib/python3.11/site-packages/openpose_ros/msg" ]]; then
+if ! stamp_ok package "$pkg_hash" "$BUILD/.stamps" || [[ ! -d "$INSTALL/lib/python3.11/site-packages/openpose_ros/msg" ]]; then
   step "building openpose_ros with colcon (rosidl messages + Python package)"
   # CMake refuses exported include paths inside the source tree, and the venv (numpy's headers)
   # lives in this checkout: build from a staging folder of links to the package's files.
@@ -121,7 +123,7 @@ if ! stamp_ok package "$pkg_hash" || [[ ! -d "$INSTALL/lib/python3.11/site-packa
     ln -s "$REPO/$item" "$stage/$item"
   done
   colcon_build "$stage" openpose_ros
-  stamp_set package "$pkg_hash"
+  stamp_set package "$pkg_hash" "$BUILD/.stamps"
   did_something=1
 fi
 

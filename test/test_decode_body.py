@@ -1,6 +1,6 @@
 """Decoding net output into people (spec §3): ground-truth round trips, degenerate inputs, options.
 
-Scenes are rendered by ``openpose_ros.decode.synthetic`` at OpenPose's 1080p geometry (net input
+Scenes are rendered by ``openpose_ros.evaluation.synthetic_maps`` at OpenPose's 1080p geometry (net input
 656x368, maps 82x46). A joint counts as recovered within one heatmap pixel (8 net pixels): the
 faithful decoder's own resolution on stride-8 maps is about 1-3 net pixels (x8 Catmull-Rom
 interpolation of the Gaussian, the integer peak, the 7x7 centroid, OpenPose's +0.5 offset and
@@ -15,7 +15,7 @@ import torch
 
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body, decode_maps, scale_keypoints
 from openpose_ros.decode.sizing import scale_net_to_output
-from openpose_ros.decode.synthetic import score_round_trip, synthetic_scene
+from openpose_ros.evaluation.synthetic_maps import score_round_trip, synthetic_scene
 from openpose_ros.decode.upsampled import UpsampledMaps
 from openpose_ros.layouts import BODY_25, COCO_18, MPI_15
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from openpose_ros.decode.estimator import BodyEstimator, EstimatorConfig, warp_to_net
 from openpose_ros.decode.sizing import scale_input_to_net, scale_net_to_output
-from openpose_ros.decode.synthetic import random_people, render_net_output, score_round_trip
+from openpose_ros.evaluation.synthetic_maps import random_people, render_net_output, score_round_trip
 from openpose_ros.layouts import COCO_18
 
 

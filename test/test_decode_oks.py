@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from openpose_ros.decode.oks import (
+from openpose_ros.evaluation.oks import (
     COCO17_SIGMAS, MPII_TO_OPENPOSE, EvalImage, average_precision, coco_sample_ap,
     mpii_sample_ap, oks_matrix, sigmas_by_openpose_name,
 )

@@ -10,7 +10,7 @@ import torch
 
 from openpose_ros.decode.paf import LimbCandidates, limb_candidates, paf_scores
 from openpose_ros.decode.peaks import Peaks, find_peaks
-from openpose_ros.decode.synthetic import synthetic_scene
+from openpose_ros.evaluation.synthetic_maps import synthetic_scene
 from openpose_ros.decode.upsampled import DenseMaps, UpsampledMaps
 from openpose_ros.layouts import COCO_18
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from openpose_ros.decode.resize import upsample_openpose
-from openpose_ros.decode.synthetic import synthetic_scene
+from openpose_ros.evaluation.synthetic_maps import synthetic_scene
 from openpose_ros.decode.upsampled import UpsampledMaps
 from openpose_ros.layouts import BODY_25, COCO_18
 

@@ -36,8 +36,8 @@ from openpose_ros.threed.calibration_io import (  # noqa: E402
     save_rig_yaml,
 )
 from openpose_ros.threed.cameras import CalibrationError, Intrinsics, Rig  # noqa: E402
-from openpose_ros.threed.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout  # noqa: E402
-from openpose_ros.threed.evaluation import mpjpe_mm, spread_cameras, synthetic_views  # noqa: E402
+from openpose_ros.evaluation.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout  # noqa: E402
+from openpose_ros.evaluation.multiview import mpjpe_mm, spread_cameras, synthetic_views  # noqa: E402
 from ros_utils import spin_until, wait_for_subscribers  # noqa: E402
 
 PANOPTIC = "multiview/panoptic_160906_band1_gt3d"
@@ -250,6 +250,37 @@ def test_pose3d_message_round_trip_keeps_missing_joints_missing():
     np.testing.assert_allclose(back.body[people.valid], body[people.valid], rtol=1e-6)
     assert np.isnan(back.body[0, 3]).all() and back.views[0, 3] == 0 and back.scores[0, 3] == 0
     assert np.isnan(back.reproj_error[0, 3]) and back.track_ids.tolist() == [4, 9]
+
+
+def test_pose3d_message_round_trip_carries_hands_and_faces():
+    from openpose_ros.layouts import FACE_70, HAND_21
+    from openpose_ros.ros.convert3d import people3d_to_msg
+    from openpose_ros.threed.result import People3D
+
+    rng = np.random.default_rng(1)
+
+    def group(layout):
+        pts = rng.normal(size=(2, layout.num_parts, 3))
+        pts[1, 0] = np.nan
+        views = np.where(np.isfinite(pts[..., 0]), 2, 0)
+        return People3D(layout, pts, np.full(views.shape, 0.6), views, np.ones(views.shape))
+
+    body = group(BODY_25)
+    people = People3D(BODY_25, body.body, body.scores, body.views, body.reproj_error,
+                      track_ids=[1, 2], left_hand=group(HAND_21), face=group(FACE_70))
+    msg = people3d_to_msg(people, Header(frame_id="world"), num_views=2)
+    assert len(msg.people[0].left_hand.x) == 21 and len(msg.people[0].face.x) == 70
+    assert len(msg.people[0].right_hand.x) == 0  # off: empty
+    back = msg_to_people3d(msg)
+    assert back.right_hand is None and set(back.parts()) == {"left_hand", "face"}
+    for name in ("left_hand", "face"):
+        want, got = getattr(people, name), getattr(back, name)
+        np.testing.assert_allclose(got.body[want.valid], want.body[want.valid], rtol=1e-6)
+        assert np.isnan(got.body[1, 0]).all() and got.views[1, 0] == 0
+    assert back.take([1]).face.body.shape == (1, 70, 3)
+    with pytest.raises(ValueError, match="left_hand"):
+        People3D(BODY_25, body.body, body.scores, body.views, body.reproj_error,
+                 left_hand=group(HAND_21).take([0]))
 
 
 def test_markers_draw_valid_joints_and_limbs_only():

@@ -2,7 +2,7 @@
 
 Crowds are built from the CMU Panoptic ground-truth poses (3 people), copied and moved to random
 non-overlapping places on the floor, and seen by 8 real Panoptic HD cameras, so some people fall
-outside some views. Detections are synthetic (``evaluation.synthetic_views``).
+outside some views. Detections are synthetic (``evaluation.multiview.synthetic_views``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from openpose_ros.layouts import BODY_25
 from openpose_ros.threed.associate import AssociationConfig, associate, epipolar_costs
 from openpose_ros.threed.calibration_io import load_calibration
 from openpose_ros.threed.cameras import fundamental_matrices
-from openpose_ros.threed.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout
-from openpose_ros.threed.evaluation import (crowd_on_floor, mpjpe_mm, spread_cameras,
+from openpose_ros.evaluation.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout
+from openpose_ros.evaluation.multiview import (crowd_on_floor, mpjpe_mm, spread_cameras,
                                             synthetic_views)
 from openpose_ros.threed.reconstruct import Reconstructor
 

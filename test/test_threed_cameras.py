@@ -21,7 +21,7 @@ from openpose_ros.threed.calibration_io import (
     save_rig_yaml,
 )
 from openpose_ros.threed.cameras import CalibrationError, Camera, Intrinsics, Rig, fundamental_matrices
-from openpose_ros.threed.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, load_pose2sim_trial
+from openpose_ros.evaluation.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, load_pose2sim_trial
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ two-person trial is reconstructed and compared with Pose2Sim's 3D:
 - mean 3D distance over the joints both reconstruct (people matched one to one per frame);
 - reprojection error against the detections, measured the same way for both 3D results: per
   joint, the mean over the views Pose2Sim's rule keeps (drop the worst camera while the mean
-  exceeds its 15 px threshold, at least 2 views; ``evaluation.kept_view_error``).
+  exceeds its 15 px threshold, at least 2 views; ``evaluation.multiview.kept_view_error``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from openpose_ros.threed.calibration_io import load_calibration
-from openpose_ros.threed.datasets import load_pose2sim_trial
-from openpose_ros.threed.evaluation import detection_errors, kept_view_error, match_people
+from openpose_ros.evaluation.datasets import load_pose2sim_trial
+from openpose_ros.evaluation.multiview import detection_errors, kept_view_error, match_people
 from openpose_ros.threed.reconstruct import Reconstructor
 
 TRIALS = ("S00_P00_T01_BalancingTrial", "S00_P01_T02_Participants1-2")

@@ -13,8 +13,8 @@ import pytest
 from openpose_ros.layouts import BODY_25, COCO_18
 from openpose_ros.people import People
 from openpose_ros.threed.calibration_io import load_calibration
-from openpose_ros.threed.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout
-from openpose_ros.threed.evaluation import mpjpe_mm, spread_cameras, synthetic_views
+from openpose_ros.evaluation.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout
+from openpose_ros.evaluation.multiview import mpjpe_mm, spread_cameras, synthetic_views
 from openpose_ros.threed.reconstruct import ReconstructionConfig, Reconstructor
 from openpose_ros.threed.result import People3D
 

@@ -4,8 +4,8 @@
 ``People``; ``BodyEstimator`` runs a network on images and decodes them. Submodules:
 ``sizing`` (net input sizes and scales), ``resize`` (the CUDA bicubic), ``upsampled``,
 ``blocks`` and ``nms`` (exact lazy upsampling and NMS), ``peaks``, ``paf``, ``assemble``,
-``body``, ``estimator``, ``synthetic`` (ground-truth maps), ``openpose_json``, ``oks`` and
-``tensor_ops`` (CPU fast paths of ``nonzero`` and comparisons).
+``body``, ``estimator``, ``openpose_json`` and ``tensor_ops`` (CPU fast paths of ``nonzero``
+and comparisons). Ground-truth maps and OKS live in ``openpose_ros.evaluation``.
 """
 
 from openpose_ros.decode.body import BodyDecodeConfig, decode_body, scale_keypoints

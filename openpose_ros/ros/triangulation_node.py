@@ -31,12 +31,10 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
-from visualization_msgs.msg import MarkerArray
 
-from openpose_ros.msg import Pose2DArray, Pose3DArray
+from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
-from openpose_ros.ros.convert3d import people3d_to_msg
-from openpose_ros.ros.markers import SkeletonMarkers
+from openpose_ros.ros.people3d_output import ROOT_JOINTS, People3DOutputConfig, People3DPublisher
 from openpose_ros.ros.pose_config import descriptor
 from openpose_ros.ros.qos_watch import result_qos
 from openpose_ros.ros.session import ros_session
@@ -45,16 +43,11 @@ from openpose_ros.ros.triangulation_config import PARAMETER_NAMES, PARAMETERS, b
 from openpose_ros.threed.calibration_io import CameraEntry, load_calibration
 from openpose_ros.threed.cameras import CalibrationError, Intrinsics, Rig
 from openpose_ros.threed.reconstruct import Reconstructor
-from openpose_ros.threed.result import People3D
 from openpose_ros.threed.smoothing import OneEuroSmoother
 from openpose_ros.threed.sync import StampSynchronizer, SyncConfig, SyncedSet
 from openpose_ros.threed.tracking import Tracker3D
 
 __all__ = ["TriangulationNode", "main", "ROOT_JOINTS"]
-
-#: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
-ROOT_JOINTS = ("MidHip", "Neck")
-
 
 def _stamp_ns(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
@@ -94,12 +87,11 @@ class TriangulationNode(Node):
         self._reconstructor: Reconstructor | None = None
         self._rebuild()
         qos = result_qos()
-        self.pose_pub = self.create_publisher(Pose3DArray, config.output_topic, qos)
-        self.marker_pub = self.create_publisher(MarkerArray, config.marker_topic, qos) \
-            if config.publish_markers else None
-        self.markers = SkeletonMarkers(joint_diameter=config.joint_diameter,
-                                       lifetime_s=config.marker_lifetime)
-        self.tf = TfPublisher(self) if config.publish_tf else None
+        self.output = People3DPublisher(self, People3DOutputConfig(
+            output_topic=config.output_topic, publish_tf=config.publish_tf,
+            publish_joint_tf=config.publish_joint_tf, tf_prefix=config.tf_prefix,
+            publish_markers=config.publish_markers, marker_topic=config.marker_topic,
+            marker_lifetime=config.marker_lifetime, joint_diameter=config.joint_diameter))
         self.tf_static = TfPublisher(self, static=True) if config.publish_camera_tf else None
         self.pose_topics: list[str] = []
         self.info_topics: dict[int, str] = {}
@@ -211,36 +203,13 @@ class TriangulationNode(Node):
             self.smoother.forget(update.ended)
             people = self.smoother.apply(people, stamp_ns / 1e9)
         header = Header(stamp=_to_time(stamp_ns), frame_id=self.world_frame)
-        self.pose_pub.publish(people3d_to_msg(people, header, len(result.views_used)))
-        if self.tf is not None:
-            self.tf.send(self._body_transforms(people, header))
-        if self.marker_pub is not None:
-            self.marker_pub.publish(self.markers.update(people, header))
+        self.output.publish(people, header, len(result.views_used))
         self.published_sets += 1
-
-    def _body_transforms(self, people: People3D, header: Header) -> list:
-        names = people.layout.part_names
-        roots = [people.layout.index(n) for n in ROOT_JOINTS if people.layout.has(n)]
-        valid = people.valid
-        out = []
-        for p in range(len(people)):
-            if people.track_ids[p] < 0 or not valid[p].any():
-                continue
-            body = people.body[p].astype(np.float64)
-            root_at = next((r for r in roots if valid[p, r]), None)
-            root = body[root_at] if root_at is not None else body[valid[p]].mean(axis=0)
-            frame = f"{self.config.tf_prefix}body_{int(people.track_ids[p])}"
-            out.append(make_transform(self.world_frame, frame, header.stamp, root))
-            if self.config.publish_joint_tf:
-                out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp, body[j] - root)
-                        for j in np.flatnonzero(valid[p])]
-        return out
 
     def clear_markers(self) -> None:
         """Remove this node's markers from rviz (on shutdown)."""
-        if self.marker_pub is not None:
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.world_frame)
-            self.marker_pub.publish(self.markers.clear(header))
+        self.output.clear_markers(Header(stamp=self.get_clock().now().to_msg(),
+                                         frame_id=self.world_frame))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -13,7 +13,10 @@ import numpy as np
 
 from openpose_ros.layouts import Layout
 
-__all__ = ["People3D"]
+__all__ = ["People3D", "PART_NAMES"]
+
+#: The optional keypoint groups of a person besides the body, as ``Person3D`` names them.
+PART_NAMES = ("left_hand", "right_hand", "face")
 
 
 @dataclass
@@ -29,6 +32,9 @@ class People3D:
             the undistorted (ideal pinhole) images; NaN when missing.
         track_ids: int32 ``[P]`` stable id per person over time; -1 when untracked.
         person_scores: float32 ``[P]`` mean joint score over reconstructed joints.
+        left_hand, right_hand, face: the same ``P`` people's hands (``HAND_21``) and faces
+            (``FACE_70``) as ``People3D`` of their own layout (their track ids mirror the
+            body's), or None when that part is off.
     """
 
     layout: Layout
@@ -38,6 +44,9 @@ class People3D:
     reproj_error: np.ndarray
     track_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
     person_scores: np.ndarray = field(default=None)  # type: ignore[assignment]
+    left_hand: "People3D | None" = None
+    right_hand: "People3D | None" = None
+    face: "People3D | None" = None
 
     def __post_init__(self) -> None:
         n, j = len(self.body), self.layout.num_parts
@@ -51,6 +60,13 @@ class People3D:
         if self.person_scores is None:
             self.person_scores = mean_joint_score(self.scores, self.valid)
         self.person_scores = np.asarray(self.person_scores, dtype=np.float32).reshape(n)
+        for name, part in self.parts().items():
+            if len(part) != n:
+                raise ValueError(f"{name}: {len(part)} people, the body has {n}")
+
+    def parts(self) -> dict[str, "People3D"]:
+        """The hand and face parts that are on, by field name."""
+        return {name: part for name in PART_NAMES if (part := getattr(self, name)) is not None}
 
     @classmethod
     def empty(cls, layout: Layout) -> "People3D":
@@ -77,6 +93,7 @@ class People3D:
             reproj_error=self.reproj_error[idx],
             track_ids=self.track_ids[idx],
             person_scores=self.person_scores[idx],
+            **{name: part.take(idx) for name, part in self.parts().items()},
         )
 
 

@@ -1,0 +1,93 @@
+"""Publishing 3D people: ``Pose3DArray``, TF ``body_<id>`` (+ joints) and rviz markers.
+
+Shared by every node that produces ``People3D`` (the triangulation node, the RGB-D node), so
+they name frames, place roots and draw markers the same way.
+
+TF: ``<tf_prefix>body_<id>`` per tracked person at its MidHip, else Neck, else the centroid of its
+joints, axes aligned with the header's frame; with ``joint_tf`` a child
+``<tf_prefix>body_<id>/<Joint>`` per reconstructed joint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from openpose_ros.msg import Pose3DArray
+from openpose_ros.ros.convert3d import people3d_to_msg
+from openpose_ros.ros.markers import SkeletonMarkers
+from openpose_ros.ros.qos_watch import result_qos
+from openpose_ros.ros.tf_publish import TfPublisher, make_transform
+from openpose_ros.threed.result import People3D
+
+__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "body_transforms"]
+
+#: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
+ROOT_JOINTS = ("MidHip", "Neck")
+
+
+@dataclass(frozen=True)
+class People3DOutputConfig:
+    """What to publish and where (topics relative to the node's namespace)."""
+
+    output_topic: str = "poses3d"
+    publish_tf: bool = True
+    publish_joint_tf: bool = True
+    tf_prefix: str = ""
+    publish_markers: bool = True
+    marker_topic: str = "poses3d/markers"
+    marker_lifetime: float = 1.0
+    joint_diameter: float = 0.05
+
+
+def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
+                    joint_tf: bool = True) -> list:
+    """``TransformStamped`` list: a root frame per tracked person and, optionally, its joints."""
+    names = people.layout.part_names
+    roots = [people.layout.index(n) for n in ROOT_JOINTS if people.layout.has(n)]
+    valid = people.valid
+    out = []
+    for p in range(len(people)):
+        if people.track_ids[p] < 0 or not valid[p].any():
+            continue
+        body = people.body[p].astype(np.float64)
+        root_at = next((r for r in roots if valid[p, r]), None)
+        root = body[root_at] if root_at is not None else body[valid[p]].mean(axis=0)
+        frame = f"{tf_prefix}body_{int(people.track_ids[p])}"
+        out.append(make_transform(header.frame_id, frame, header.stamp, root))
+        if joint_tf:
+            out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp, body[j] - root)
+                    for j in np.flatnonzero(valid[p])]
+    return out
+
+
+class People3DPublisher:
+    """The publishers of one node's 3D people; ``publish`` sends one set of them."""
+
+    def __init__(self, node: Node, config: People3DOutputConfig) -> None:
+        self.config = config
+        qos = result_qos()
+        self.pose_pub = node.create_publisher(Pose3DArray, config.output_topic, qos)
+        self.marker_pub = node.create_publisher(MarkerArray, config.marker_topic, qos) \
+            if config.publish_markers else None
+        self.markers = SkeletonMarkers(joint_diameter=config.joint_diameter,
+                                       lifetime_s=config.marker_lifetime)
+        self.tf = TfPublisher(node) if config.publish_tf else None
+
+    def publish(self, people: People3D, header: Header, num_views: int) -> None:
+        """``people`` in ``header.frame_id`` at ``header.stamp``: poses, TF and markers."""
+        self.pose_pub.publish(people3d_to_msg(people, header, num_views))
+        if self.tf is not None:
+            self.tf.send(body_transforms(people, header, tf_prefix=self.config.tf_prefix,
+                                         joint_tf=self.config.publish_joint_tf))
+        if self.marker_pub is not None:
+            self.marker_pub.publish(self.markers.update(people, header))
+
+    def clear_markers(self, header: Header) -> None:
+        """Remove this publisher's markers from rviz (on shutdown)."""
+        if self.marker_pub is not None:
+            self.marker_pub.publish(self.markers.clear(header))
