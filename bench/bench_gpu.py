@@ -133,6 +133,11 @@ def bench_graphs(rep: Report, plan: Plan, device: torch.device, timer: Timer,
         graphs[batch] = GraphedNetwork(net, x)
         rep.bench(f"gpu_body25_fps_b{batch}_{half}_graph",
                   batch / timer.seconds(lambda: graphs[batch](x)))
+    # Fresh input, not the captured one: a replay that ignored its input would show here.
+    x = net_input(plan.batches[0], plan.net_wh, device, half, seed=5)
+    with torch.inference_mode():
+        err = relative_error(graphs[plan.batches[0]](x), net(x))
+    rep.bench("gpu_body25_graph_vs_eager_rel_err", err)
     return graphs[plan.batches[0]]
 
 
@@ -246,6 +251,10 @@ def bench_compile(rep: Report, plan: Plan, device: torch.device, timer: Timer,
         return
     rep.bench(f"gpu_body25_compile_{backend}_s", time.perf_counter() - start)
     rep.bench(name, batch / timer.seconds(lambda: compiled(x)))
+    x = net_input(batch, plan.net_wh, device, half, seed=6)
+    with torch.inference_mode():
+        rep.bench(f"gpu_body25_compile_{backend}_vs_eager_rel_err",
+                  relative_error(compiled(x), net(x)))
 
 
 def bench_tensorrt(rep: Report, plan: Plan, device: torch.device, timer: Timer,
@@ -275,6 +284,9 @@ def bench_tensorrt(rep: Report, plan: Plan, device: torch.device, timer: Timer,
             rep.skip(name, f"torch_tensorrt.compile failed: {type(err).__name__}: {err}"[:300])
             continue
         rep.bench(name, batch / timer.seconds(lambda: engine(x)))
+        with torch.inference_mode():
+            rep.bench(f"gpu_body25_tensorrt_b{batch}_vs_eager_rel_err",
+                      relative_error(engine(x), net(x)))
 
 
 def headline(rep: Report, half: str) -> None:

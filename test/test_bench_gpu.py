@@ -1,0 +1,111 @@
+"""``bench/bench_gpu.py``: its CPU dry run prints every figure a CPU can measure, finite, and
+reports the CUDA-only ones as skipped, so the script cannot rot between GPU loans (issue 18)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "bench" / "bench_gpu.py"
+
+# The dry run's batches are 1 and 2 (the GPU run's 1, 8 and 32), its precisions fp32 and bf16.
+DRY_RUN_FIGURES = {
+    "gpu_matmul_bf16_tflops",
+    "gpu_body25_fps_b1_fp32", "gpu_body25_fps_b1_bf16",
+    "gpu_body25_fps_b2_fp32", "gpu_body25_fps_b2_bf16",
+    "gpu_body25_fps_b2_bf16_nchw", "gpu_body25_rel_err_bf16",
+    "gpu_body25_latency_ms", "gpu_decode_2people_ms",
+    "gpu_hands_faces_10people_batched_ms", "gpu_hands_faces_10people_one_at_a_time_ms",
+    "gpu_hands_faces_batched_speedup_10people",
+    "gpu_4cam_batched_ms", "gpu_4cam_one_by_one_ms", "gpu_batched_4cam_speedup",
+    "gpu_lightweight_fps_b1_bf16", "gpu_lightweight_fps_b2_bf16",
+    "gpu_body25_compile_eager_s", "gpu_body25_fps_b1_bf16_compile_eager",
+    "gpu_body25_compile_eager_vs_eager_rel_err",
+    "gpu_body25_fps_batched",
+}
+CUDA_ONLY = {
+    "gpu_body25_fps_b1_fp16", "gpu_body25_fps_b2_fp16", "gpu_body25_rel_err_fp32",
+    "gpu_body25_fps_b1_fp16_graph", "gpu_body25_fps_b2_fp16_graph",
+    "gpu_decode_syncs_per_frame", "gpu_latency_syncs_per_frame",
+    "gpu_decode_device_allocs_per_frame",
+    "gpu_body25_fps_b1_fp16_tensorrt", "gpu_body25_fps_b2_fp16_tensorrt",
+}
+GOALS = {
+    "gpu_body25_fps_batched": ">=1000", "gpu_body25_latency_ms": "<=3",
+    "gpu_hands_faces_batched_speedup_10people": ">=3", "gpu_batched_4cam_speedup": ">=2",
+}
+BENCH = re.compile(r"^BENCH (\S+) (\S+) goal (.+)$")
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory) -> tuple[str, dict]:
+    out = tmp_path_factory.mktemp("bench_gpu") / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--dry-run", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_dry_run_prints_every_cpu_figure_finite(dry_run):
+    stdout, _ = dry_run
+    lines = [m.groups() for m in map(BENCH.match, stdout.splitlines()) if m]
+    names = [name for name, _, _ in lines]
+    assert len(names) == len(set(names)), f"a figure printed twice: {names}"
+    assert set(names) == DRY_RUN_FIGURES, (set(names) ^ DRY_RUN_FIGURES, stdout)
+    for name, value, goal in lines:
+        assert math.isfinite(float(value)), (name, value)
+        # A tiny CPU figure is never judged against a GPU goal.
+        assert goal == "measured", (name, goal)
+
+
+def test_dry_run_skips_cuda_only_parts_and_fakes_none(dry_run):
+    stdout, doc = dry_run
+    skipped = {line.split(":")[0][len("SKIP "):] for line in stdout.splitlines()
+               if line.startswith("SKIP ")}
+    assert skipped == CUDA_ONLY, skipped ^ CUDA_ONLY
+    assert set(doc["skipped"]) == CUDA_ONLY
+    assert not CUDA_ONLY & set(doc["figures"])
+    assert "DRY RUN" in stdout
+
+
+def test_dry_run_json_holds_the_printed_figures_and_the_goals(dry_run):
+    stdout, doc = dry_run
+    printed = {m[1]: float(m[2]) for m in map(BENCH.match, stdout.splitlines()) if m}
+    assert set(doc["figures"]) == set(printed)
+    for name, value in printed.items():
+        assert doc["figures"][name] == pytest.approx(value, rel=1e-3), name
+    assert doc["goals"] == GOALS
+    assert doc["meta"]["dry_run"] is True and doc["meta"]["device"] == "cpu"
+    assert set(doc["meta"]["section_s"]) >= {"body_forward", "latency", "handface", "cameras"}
+
+
+def test_dry_run_figures_are_sane(dry_run):
+    """What a broken path would show: decoding that finds nobody, bf16 far off fp32, a compiled
+    graph that computes something else."""
+    stdout, doc = dry_run
+    found = re.search(r"decoded (\d+) people of (\d+)", stdout)
+    assert found and found[1] == found[2] and int(found[2]) > 0, stdout
+    fig = doc["figures"]
+    assert 0 < fig["gpu_body25_rel_err_bf16"] < 0.1  # bf16 operands: 1e-3 .. 1e-2 expected
+    assert fig["gpu_body25_compile_eager_vs_eager_rel_err"] < 1e-4
+    # The headline is the best batched (batch > 1) half-precision figure: here the only one.
+    assert fig["gpu_body25_fps_batched"] == fig["gpu_body25_fps_b2_bf16"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_without_cuda_it_says_so_and_succeeds():
+    done = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "needs a CUDA GPU" in done.stdout
+    assert "BENCH" not in done.stdout
