@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +67,7 @@ class Plan:
 FULL = Plan(net_wh=(656, 368), image_wh=(1920, 1080), batches=(1, 8, 32), people=8, crop=368,
             light_wh=(456, 256), matmul=8192,
             timer=dict(warmup=3, repeats=15, inner=3, max_seconds=3.0))
-# A few ms per forward on 2 shared CPU cores; 2 people so that the 128x96 frame holds them.
+# About 0.1 s per BODY_25 forward on one CPU thread; 2 people so that the 128x96 frame holds them.
 DRY = Plan(net_wh=(64, 48), image_wh=(128, 96), batches=(1, 2), people=2, crop=16,
            light_wh=(64, 48), matmul=256,
            timer=dict(warmup=1, repeats=1, inner=1, max_seconds=1.0))
@@ -74,7 +76,9 @@ DRY = Plan(net_wh=(64, 48), image_wh=(128, 96), batches=(1, 2), people=2, crop=1
 def precisions(device: torch.device) -> tuple[tuple[str, ...], str]:
     """The precisions to time and the half precision of the headline figures. CPU half
     convolutions are slower than fp32 and are not OpenPose's path: fp16 is CUDA-only."""
-    return (("fp32", "fp16", "bf16"), "fp16") if device.type == "cuda" else (("fp32", "bf16"), "bf16")
+    if device.type == "cuda":
+        return ("fp32", "fp16", "bf16"), "fp16"
+    return ("fp32", "bf16"), "bf16"
 
 
 def bench_ceiling(rep: Report, plan: Plan, device: torch.device, timer: Timer) -> None:
@@ -146,7 +150,8 @@ def synthetic_maps(plan: Plan, device: torch.device, copies: int) -> tuple[torch
     scene = synthetic_scene(BODY_25, plan.people, np.random.default_rng(18),
                             image_size=plan.image_wh, net_resolution=plan.net_wh)
     maps = scene.net_output.to(device)
-    return maps[None].expand(copies, *maps.shape).contiguous(), int((scene.truth[..., 2] > 0).any(-1).sum())
+    seen = int((scene.truth[..., 2] > 0).any(-1).sum())
+    return maps[None].expand(copies, *maps.shape).contiguous(), seen
 
 
 def camera_image(size_wh: tuple[int, int], seed: int) -> np.ndarray:
@@ -212,7 +217,8 @@ def bench_cameras(rep: Report, plan: Plan, device: torch.device, timer: Timer,
     """4 frames in one pipeline call (one batch-4 forward) vs 4 calls. The same scene in
     every frame, so both sides decode the same work."""
     maps, _ = synthetic_maps(plan, device, 4)
-    estimator = BodyEstimator(SyntheticOutput(net, maps), EstimatorConfig(net_resolution=plan.net_wh))
+    config = EstimatorConfig(net_resolution=plan.net_wh)
+    estimator = BodyEstimator(SyntheticOutput(net, maps), config)
     pipeline = PosePipeline(estimator, device=str(device))
     images = [camera_image(plan.image_wh, 10 + i) for i in range(4)]
     batched = timer.seconds(lambda: pipeline(images), inner=1)
@@ -261,20 +267,25 @@ def bench_tensorrt(rep: Report, plan: Plan, device: torch.device, timer: Timer,
                    net: torch.nn.Module) -> None:
     """torch-tensorrt fp16 engines at the smallest and largest batch, where it is installed."""
     names = [f"gpu_body25_fps_b{b}_fp16_tensorrt" for b in (plan.batches[0], plan.batches[-1])]
-    try:
-        import torch_tensorrt
-    except ImportError:
-        why = ("torch_tensorrt is not installed (`pip install torch-tensorrt` for the "
-               "machine's torch version; no registry is reachable from a lent GPU machine: "
-               "carry the wheels)")
+    found = {}
+    for module in ("tensorrt", "torch_tensorrt"):
+        try:
+            found[module] = getattr(importlib.import_module(module), "__version__", "?")
+        except ImportError:
+            pass
+        rep.note(f"{module}: {found[module] if module in found else 'not installed'}")
+    if "torch_tensorrt" not in found:
+        why = ("torch_tensorrt is not installed (it builds the engines here; `python3 -m pip "
+               "install torch-tensorrt` matching the machine's torch and CUDA; a lent GPU "
+               "machine reaches no registry, so its wheels must be carried)")
         for name in names:
             rep.skip(name, why)
         return
+    import torch_tensorrt
     if device.type != "cuda":
         for name in names:
             rep.skip(name, "TensorRT needs CUDA")
         return
-    rep.note(f"torch_tensorrt {torch_tensorrt.__version__}")
     for name, batch in zip(names, (plan.batches[0], plan.batches[-1])):
         x = net_input(batch, plan.net_wh, device, "fp16")
         try:
@@ -317,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_gpu: full sizes on a CPU take hours; use --dry-run", file=sys.stderr)
         return 2
     plan = DRY if args.dry_run else FULL
-    timing = dict(plan.timer, **({} if args.max_seconds is None else {"max_seconds": args.max_seconds}))
+    timing = dict(plan.timer)
+    if args.max_seconds is not None:
+        timing["max_seconds"] = args.max_seconds
     timer = Timer(device, **timing)
     names = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     rep = Report(args.out, goals_on=not args.dry_run,
@@ -325,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                            plan=repr(plan), cuda=torch.version.cuda))
     started = time.perf_counter()
     rep.note(f"bench_gpu on {names}, torch {torch.__version__}"
-             + (" -- DRY RUN: tiny sizes, not GPU figures; goals not judged" if args.dry_run else ""))
+             + (" -- DRY RUN: tiny sizes, not GPU figures; goals not judged"
+                if args.dry_run else ""))
     torch.manual_seed(0)
     if device.type == "cpu":
         # One thread: on a shared 2-core machine OpenMP's spinning workers stall whenever another
@@ -334,31 +348,43 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.benchmark = True  # one autotuning per shape, in the warm-up
     _, half = precisions(device)
 
+    failed: list[str] = []
+
     def section(name: str, fn, *more):
+        """Run one part; a failure is printed and recorded, and the other parts still run (a
+        GPU loan is too short to lose every later figure to one broken part)."""
         start = time.perf_counter()
-        result = fn(rep, plan, device, timer, *more)
-        rep.meta.setdefault("section_s", {})[name] = round(time.perf_counter() - start, 1)
-        return result
+        try:
+            return fn(rep, plan, device, timer, *more)
+        except Exception as err:
+            traceback.print_exc()
+            rep.note(f"SECTION-FAILED {name}: {type(err).__name__}: {err}")
+            failed.append(name)
+            return None
+        finally:
+            rep.meta.setdefault("section_s", {})[name] = round(time.perf_counter() - start, 1)
 
     section("ceiling", bench_ceiling)
-    nets = section("body_forward", bench_body_forward, fill_random(Body25Net(), 0))
-    graph = section("graphs", bench_graphs, nets[half], half)
-    section("latency", bench_latency, graph or nets[half],
+    nets = section("body_forward", bench_body_forward, fill_random(Body25Net(), 0)) or {}
+    body = nets.get(half)
+    graph = section("graphs", bench_graphs, body, half)
+    section("latency", bench_latency, graph or body,
             f"{half} CUDA graph" if graph else f"{half} eager")
     section("handface", bench_handface, half)
-    section("cameras", bench_cameras, nets[half])
+    section("cameras", bench_cameras, body)
     section("lightweight", bench_lightweight, half)
-    section("tensorrt", bench_tensorrt, nets[half])
+    section("tensorrt", bench_tensorrt, body)
     if args.no_compile:
         rep.skip("gpu_body25_fps_compile", "--no-compile")
     else:
-        section("compile", bench_compile, nets[half], half)
-    headline(rep, half)
+        section("compile", bench_compile, body, half)
+    section("headline", lambda *_: headline(rep, half))
     rep.meta["elapsed_s"] = round(time.perf_counter() - started, 1)
+    rep.meta["failed_sections"] = failed
     rep.note(f"bench_gpu: {len(rep.figures)} figures, {len(rep.skipped)} skipped, "
              f"{rep.meta['elapsed_s']} s (seconds per section: {rep.meta['section_s']})")
     rep.save()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

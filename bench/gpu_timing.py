@@ -77,7 +77,8 @@ def fill_random(net: nn.Module, seed: int) -> nn.Module:
     blobs = random_layer_weights(net, seed)
     with torch.no_grad():
         for name, module in named_caffe_layers(net).items():
-            params = [module.weight, module.bias] if isinstance(module, nn.Conv2d) else [module.weight]
+            conv = isinstance(module, nn.Conv2d)
+            params = [module.weight, module.bias] if conv else [module.weight]
             for tensor, blob in zip(params, blobs[name]):
                 tensor.copy_(torch.from_numpy(blob).reshape(tensor.shape))
     return net.eval()
@@ -149,7 +150,8 @@ class GraphedNetwork(_PoseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape != self.static_in.shape:
-            raise ValueError(f"graph captured for {tuple(self.static_in.shape)}, got {tuple(x.shape)}")
+            raise ValueError(f"graph captured for {tuple(self.static_in.shape)}, "
+                             f"got {tuple(x.shape)}")
         self.static_in.copy_(x)
         self.graph.replay()
         return self.static_out
