@@ -185,8 +185,12 @@ def bench_latency(rep: Report, plan: Plan, device: torch.device, timer: Timer,
             rep.skip(name, "sync counting (torch.cuda.set_sync_debug_mode) and the CUDA "
                      "allocator's statistics need CUDA")
         return
-    rep.bench("gpu_decode_syncs_per_frame", count_syncs(decode))
-    rep.bench("gpu_latency_syncs_per_frame", count_syncs(lambda: estimator([image])))
+    for name, fn in (("gpu_decode_syncs_per_frame", decode),
+                     ("gpu_latency_syncs_per_frame", lambda: estimator([image]))):
+        count, sites = count_syncs(fn)
+        rep.note(f"{name} by site: " + ", ".join(f"{k} x{v}" for k, v in sites.items()))
+        rep.meta.setdefault("sync_sites", {})[name] = sites
+        rep.bench(name, count)
     rep.bench("gpu_decode_device_allocs_per_frame", device_allocations(decode, device))
 
 

@@ -189,10 +189,11 @@ class ForwardGraph(nn.Module):
         return self.net.net_output(x)
 
 
-def count_syncs(fn: Callable[[], object]) -> int:
+def count_syncs(fn: Callable[[], object]) -> tuple[int, dict[str, int]]:
     """Host-device synchronisations during ``fn`` (CUDA only), as PyTorch reports them with
-    ``torch.cuda.set_sync_debug_mode("warn")``: ``.cpu()``/``.item()``/``nonzero``, and
-    blocking uploads from pageable memory too."""
+    ``torch.cuda.set_sync_debug_mode("warn")`` (``.cpu()``, ``.item()``, ``nonzero``, and
+    blocking uploads from pageable memory too), and how many came from each Python line
+    (``file:line``, relative to the repository): where the GPU session should look."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
@@ -201,7 +202,13 @@ def count_syncs(fn: Callable[[], object]) -> int:
                 fn()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    sites: dict[str, int] = {}
+    for w in caught:
+        if "synchroniz" in str(w.message):
+            path = Path(w.filename)
+            where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:{w.lineno}"
+            sites[where] = sites.get(where, 0) + 1
+    return sum(sites.values()), sites
 
 
 def device_allocations(fn: Callable[[], object], device: torch.device) -> int:
