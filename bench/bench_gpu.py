@@ -4,14 +4,11 @@ Run on a machine with a CUDA GPU (under 5 minutes on an H100/H200-class card):
 
     python3 bench/bench_gpu.py --out gpu_bench.json
 
-Without CUDA, and without ``--device cpu --dry-run``, it says it needs a GPU and exits 0 (so
-``make bench`` passes on CPU machines). ``--device cpu --dry-run`` runs every path a CPU can
-run at tiny sizes (the test suite does, so the script cannot rot between GPU loans) and
-reports the CUDA-only ones (fp16, CUDA graphs, sync counting, TensorRT) as ``SKIP`` lines.
-``--dry-run`` on CUDA is a quick check of the script there.
-
-What is measured (random He-scaled weights: no OpenPose weights exist here; speed does not
-depend on them):
+Without CUDA (and without ``--device cpu --dry-run``) it says it needs a GPU and exits 0, so
+``make bench`` passes. ``--device cpu --dry-run`` runs every path a CPU can at tiny sizes (the
+test suite does, so the script cannot rot between GPU loans) and reports the CUDA-only ones
+(fp16, CUDA graphs, sync counting, TensorRT) as ``SKIP`` lines. Weights are random
+(He-scaled): no OpenPose weights exist here, and speed does not depend on them. Measured:
 * BODY_25 at 656x368, batch 1/8/32 x fp32 (TF32 convolutions, PyTorch's default)/fp16/bf16,
   channels-last; fp16 NCHW once for contrast; CUDA graphs and ``torch.compile`` for fp16;
   TensorRT (``torch_tensorrt``) where it is installed; relative errors against fp32 without TF32.
@@ -322,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="time limit of one measurement's repeats")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument("--budget-s", type=float, default=300.0,
+                        help="TensorRT and torch.compile (each can take minutes to build) "
+                        "run only while under half of this has passed (default 300)")
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("bench_gpu: needs a CUDA GPU and none is visible here; nothing measured. "
@@ -377,9 +377,16 @@ def main(argv: list[str] | None = None) -> int:
     section("handface", bench_handface, half)
     section("cameras", bench_cameras, body)
     section("lightweight", bench_lightweight, half)
-    section("tensorrt", bench_tensorrt, body)
-    if args.no_compile:
-        rep.skip("gpu_body25_fps_compile", "--no-compile")
+    def time_left() -> bool:
+        return time.perf_counter() - started < args.budget_s / 2
+
+    if time_left():
+        section("tensorrt", bench_tensorrt, body)
+    else:
+        rep.skip("gpu_body25_fps_tensorrt", f"over half of --budget-s {args.budget_s} passed")
+    if args.no_compile or not time_left():
+        rep.skip("gpu_body25_fps_compile", "--no-compile" if args.no_compile
+                 else f"over half of --budget-s {args.budget_s} passed")
     else:
         section("compile", bench_compile, body, half)
     section("headline", lambda *_: headline(rep, half))
