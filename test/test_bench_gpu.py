@@ -8,6 +8,7 @@ import math
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,49 @@ def test_without_cuda_it_says_so_and_succeeds():
     assert done.returncode == 0, done.stderr
     assert "needs a CUDA GPU" in done.stdout
     assert "BENCH" not in done.stdout
+
+
+def _gpu_timing():
+    sys.path.insert(0, str(REPO / "bench"))
+    import gpu_timing
+
+    return gpu_timing
+
+
+def test_timer_stops_at_its_time_limit():
+    gpu_timing = _gpu_timing()
+    calls = []
+    timer = gpu_timing.Timer(torch.device("cpu"), warmup=1, repeats=1000, inner=1,
+                             max_seconds=0.05)
+    seconds = timer.seconds(lambda: (calls.append(1), time.sleep(0.01)))
+    assert 0.01 <= seconds < 0.05
+    assert 2 <= len(calls) < 20  # one warm-up, then a few repeats until 50 ms had passed
+
+
+def test_report_writes_json_after_every_figure_and_judges_goals_only_when_asked(tmp_path, capsys):
+    gpu_timing = _gpu_timing()
+    out = tmp_path / "figures.json"
+    judged = gpu_timing.Report(out, goals_on=True)
+    judged.bench("gpu_x_ms", 2.0, "<=3")
+    assert json.loads(out.read_text())["figures"] == {"gpu_x_ms": 2.0}
+    judged.skip("gpu_y", "needs CUDA")
+    assert json.loads(out.read_text())["skipped"] == {"gpu_y": "needs CUDA"}
+    gpu_timing.Report(None, goals_on=False).bench("gpu_x_ms", 4.0, "<=3")
+    assert capsys.readouterr().out.splitlines() == [
+        "BENCH gpu_x_ms 2 goal <=3 met", "SKIP gpu_y: needs CUDA", "BENCH gpu_x_ms 4 goal measured"]
+
+
+def test_synthetic_output_runs_the_network_and_refuses_too_many_images():
+    gpu_timing = _gpu_timing()
+    from openpose_ros.nets import LightweightPoseNet
+
+    net = LightweightPoseNet().eval()
+    ran = []
+    net.register_forward_hook(lambda *_: ran.append(1))
+    maps = torch.rand(2, net.layout.num_channels, 2, 2)
+    stand_in = gpu_timing.SyntheticOutput(net, maps)
+    assert stand_in.layout is net.layout and stand_in.stride == net.stride
+    x = torch.rand(2, 3, 16, 16)
+    assert torch.equal(stand_in(x), maps) and ran == [1]
+    with pytest.raises(ValueError, match="only 2 synthetic maps"):
+        stand_in(torch.rand(3, 3, 16, 16))
