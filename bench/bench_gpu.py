@@ -14,7 +14,8 @@ test suite does, so the script cannot rot between GPU loans) and reports the CUD
   TensorRT (``torch_tensorrt``) where it is installed; relative errors against fp32 without TF32.
 * Image-to-``People`` latency of one 1920x1080 frame: warp, upload, fp16 forward (CUDA graph),
   decoding of ideal 8-person maps (``SyntheticOutput``: random weights find nobody), plus the
-  decoder alone, its host-device syncs and its device allocations per frame.
+  decoder alone, its host-device syncs and its device allocations per frame, and the same frame
+  with the maps copied to the host and decoded there.
 * Hands and faces of 10 people batched vs one crop at a time (368x368 crops, fp16).
 * 4 cameras batched vs one by one through ``PosePipeline`` (body only, fp16 eager).
 * The lightweight network at 456x256, batch 1 and 8.
@@ -35,8 +36,8 @@ import numpy as np
 import torch
 
 from gpu_timing import (
-    DTYPES, ForwardGraph, GraphedNetwork, Report, SyntheticOutput, Timer, cast_network,
-    count_syncs, device_allocations, fill_random, net_input, relative_error,
+    ForwardGraph, GraphedNetwork, Report, SyntheticOutput, Timer, camera_image, cast_network,
+    count_syncs, device_allocations, fill_random, net_input, precisions, relative_error,
 )
 
 from openpose_ros.decode.body import decode_body
@@ -68,14 +69,6 @@ FULL = Plan(net_wh=(656, 368), image_wh=(1920, 1080), batches=(1, 8, 32), people
 DRY = Plan(net_wh=(64, 48), image_wh=(128, 96), batches=(1, 2), people=2, crop=16,
            light_wh=(64, 48), matmul=256,
            timer=dict(warmup=0, repeats=1, inner=1, max_seconds=1.0))
-
-
-def precisions(device: torch.device) -> tuple[tuple[str, ...], str]:
-    """The precisions to time and the half precision of the headline figures. CPU half
-    convolutions are slower than fp32 and are not OpenPose's path: fp16 is CUDA-only."""
-    if device.type == "cuda":
-        return ("fp32", "fp16", "bf16"), "fp16"
-    return ("fp32", "bf16"), "bf16"
 
 
 def bench_ceiling(rep: Report, plan: Plan, device: torch.device, timer: Timer) -> None:
@@ -151,12 +144,6 @@ def synthetic_maps(plan: Plan, device: torch.device, copies: int) -> tuple[torch
     return maps[None].expand(copies, *maps.shape).contiguous(), seen
 
 
-def camera_image(size_wh: tuple[int, int], seed: int) -> np.ndarray:
-    """Random BGR pixels (the body pass costs the same whatever they show)."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (size_wh[1], size_wh[0], 3), dtype=np.uint8)
-
-
 def bench_latency(rep: Report, plan: Plan, device: torch.device, timer: Timer,
                   forward: torch.nn.Module, how: str) -> None:
     """Image -> People of one frame, the decoder alone, and (CUDA) its syncs and allocations."""
@@ -176,6 +163,11 @@ def bench_latency(rep: Report, plan: Plan, device: torch.device, timer: Timer,
         return decode_body(maps[0], BODY_25, image_size=plan.image_wh, net_size=sizes.net_sizes[0])
 
     rep.bench(f"gpu_decode_{plan.people}people_ms", 1e3 * timer.seconds(decode, inner=1))
+    # The other design: one copy of the maps to the host, then the CPU decoder (no per-step
+    # syncs, no small kernels). On a CPU run both are the same host decode.
+    host = BodyEstimator(SyntheticOutput(forward, maps, to_host=True), config)
+    rep.bench("gpu_body25_latency_host_decode_ms",
+              1e3 * timer.seconds(lambda: host([image]), inner=1))
     if device.type != "cuda":
         for name in ("gpu_decode_syncs_per_frame", "gpu_latency_syncs_per_frame",
                      "gpu_decode_device_allocs_per_frame"):

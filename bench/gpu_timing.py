@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -109,6 +110,20 @@ def net_input(batch: int, size_wh: tuple[int, int], device: torch.device, precis
     return x.to(device, DTYPES[precision]).contiguous(memory_format=fmt)
 
 
+def precisions(device: torch.device) -> tuple[tuple[str, ...], str]:
+    """The precisions to time and the half precision of the headline figures. CPU half
+    convolutions are slower than fp32 and are not OpenPose's path: fp16 is CUDA-only."""
+    if device.type == "cuda":
+        return ("fp32", "fp16", "bf16"), "fp16"
+    return ("fp32", "bf16"), "bf16"
+
+
+def camera_image(size_wh: tuple[int, int], seed: int) -> np.ndarray:
+    """Random BGR pixels (the body pass costs the same whatever they show)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (size_wh[1], size_wh[0], 3), dtype=np.uint8)
+
+
 def relative_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     """``||out - ref|| / ||ref||`` in float64 (NaN stays NaN, so it cannot pass a check)."""
     out, ref = out.double().cpu(), ref.double().cpu()
@@ -163,18 +178,20 @@ class SyntheticOutput(_PoseModule):
     Random weights give maps with no people in them, so decoding them would time nothing
     useful; the real forward still runs, and as the decoder's reads are queued behind it on
     the same stream, an image-to-People time covers both. ``maps``: ``[K, C, h, w]`` on the
-    network's device, K at least the largest batch.
+    network's device, K at least the largest batch. ``to_host``: hand them over on the CPU
+    (one copy, which waits for the forward), so that decoding runs on the host.
     """
 
-    def __init__(self, net: nn.Module, maps: torch.Tensor):
+    def __init__(self, net: nn.Module, maps: torch.Tensor, to_host: bool = False):
         super().__init__(net)
-        self.maps = maps
+        self.maps, self.to_host = maps, to_host
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.net(x)
         if len(x) > len(self.maps):
             raise ValueError(f"{len(x)} images but only {len(self.maps)} synthetic maps")
-        return self.maps[: len(x)]
+        out = self.maps[: len(x)]
+        return out.cpu() if self.to_host else out
 
 
 class ForwardGraph(nn.Module):

@@ -23,7 +23,7 @@ DRY_RUN_FIGURES = {
     "gpu_body25_fps_b1_fp32", "gpu_body25_fps_b1_bf16",
     "gpu_body25_fps_b2_fp32", "gpu_body25_fps_b2_bf16",
     "gpu_body25_fps_b2_bf16_nchw", "gpu_body25_rel_err_bf16",
-    "gpu_body25_latency_ms", "gpu_decode_2people_ms",
+    "gpu_body25_latency_ms", "gpu_decode_2people_ms", "gpu_body25_latency_host_decode_ms",
     "gpu_hands_faces_10people_batched_ms", "gpu_hands_faces_10people_one_at_a_time_ms",
     "gpu_hands_faces_batched_speedup_10people",
     "gpu_4cam_batched_ms", "gpu_4cam_one_by_one_ms", "gpu_batched_4cam_speedup",
@@ -154,5 +154,6 @@ def test_synthetic_output_runs_the_network_and_refuses_too_many_images():
     assert stand_in.layout is net.layout and stand_in.stride == net.stride
     x = torch.rand(2, 3, 16, 16)
     assert torch.equal(stand_in(x), maps) and ran == [1]
+    assert torch.equal(gpu_timing.SyntheticOutput(net, maps, to_host=True)(x[:1]), maps[:1])
     with pytest.raises(ValueError, match="only 2 synthetic maps"):
         stand_in(torch.rand(3, 3, 16, 16))
