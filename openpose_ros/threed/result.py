@@ -1,7 +1,8 @@
 """The typed 3D result: people triangulated from one synchronised set of camera views.
 
-Coordinates are metres in the rig's world frame. A joint that fewer than two good views saw keeps
-its slot with x = y = z = NaN, score 0, views 0 and reprojection error NaN; it is never dropped and
+Coordinates are metres in the rig's world frame (or, from one RGB-D camera, its colour optical
+frame). A joint that was not reconstructed (fewer than two good views; no usable depth) keeps its
+slot with x = y = z = NaN, score 0, views 0 and reprojection error NaN; it is never dropped and
 never guessed (the same convention as ``Keypoints3D.msg``).
 """
 
@@ -27,7 +28,8 @@ class People3D:
         layout: body keypoint layout shared with the 2D input.
         body: float32 ``[P, J, 3]`` joint positions (x, y, z) in metres, world frame; NaN when missing.
         scores: float32 ``[P, J]`` mean 2D confidence of the views used; 0 when missing.
-        views: uint8 ``[P, J]`` number of camera views used for each joint; 0 when missing.
+        views: uint8 ``[P, J]`` number of camera views used for each joint (1 for a joint placed by
+            one depth camera); 0 when missing.
         reproj_error: float32 ``[P, J]`` mean reprojection error over the views used, in pixels of
             the undistorted (ideal pinhole) images; NaN when missing.
         track_ids: int32 ``[P]`` stable id per person over time; -1 when untracked.
@@ -79,8 +81,8 @@ class People3D:
 
     @property
     def valid(self) -> np.ndarray:
-        """bool ``[P, J]``: joints that were reconstructed."""
-        return np.isfinite(self.body).all(axis=-1) & (self.views >= 2)
+        """bool ``[P, J]``: joints that were reconstructed (finite, from at least one view)."""
+        return np.isfinite(self.body).all(axis=-1) & (self.views >= 1)
 
     def take(self, index: np.ndarray | list[int]) -> "People3D":
         """The people at ``index`` (an int array or boolean mask), in that order."""
