@@ -38,11 +38,10 @@ class RgbdIdentity:
 
     def update(self, people: People3D, stamp_s: float) -> tuple[People3D, tuple[int, ...]]:
         """``people`` with ids (and smoothed when on); the ids that ended at this update."""
-        if (people.track_ids >= 0).any() or self.tracker is None:
-            ended = self._follow_2d(people, stamp_s)
-        else:
+        ended = self._follow_2d(people, stamp_s)
+        if self.tracker is not None and not (people.track_ids >= 0).any():
             update = self.tracker.update(people, stamp_s)
-            people, ended = update.people, update.ended
+            people, ended = update.people, ended + update.ended
         if self.smoother is not None:
             self.smoother.forget(ended)
             people = self.smoother.apply(people, stamp_s)
