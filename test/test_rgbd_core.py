@@ -30,45 +30,8 @@ from openpose_ros.rgbd import (
 )
 from openpose_ros.threed.cameras import Camera
 
-SIZE = (320, 240)
-K = np.array([[300.0, 0, 161.0], [0, 300.0, 118.5], [0, 0, 1]])
-LENSES = {
-    "plumb_bob": np.array([0.1, -0.2, 0.001, -0.001, 0.05]),
-    "rational_polynomial": np.array([0.1, -0.05, 0.001, 0.0, 0.01, 0.02, 0.0, 0.01]),
-    "equidistant": np.array([0.05, -0.01, 0.002, 0.0]),
-}
-
-#: A standing person, z up, facing -y (towards a camera on the -y side), metres.
-STANDING = {
-    "Nose": (0, -0.1, 1.62), "Neck": (0, 0, 1.45), "RShoulder": (-0.19, 0, 1.43),
-    "RElbow": (-0.24, 0, 1.15), "RWrist": (-0.26, -0.05, 0.88), "LShoulder": (0.19, 0, 1.43),
-    "LElbow": (0.24, 0, 1.15), "LWrist": (0.26, -0.05, 0.88), "MidHip": (0, 0, 0.95),
-    "RHip": (-0.1, 0, 0.95), "RKnee": (-0.11, -0.02, 0.5), "RAnkle": (-0.11, 0, 0.09),
-    "LHip": (0.1, 0, 0.95), "LKnee": (0.11, -0.02, 0.5), "LAnkle": (0.11, 0, 0.09),
-    "REye": (-0.035, -0.085, 1.66), "LEye": (0.035, -0.085, 1.66), "REar": (-0.08, 0, 1.64),
-    "LEar": (0.08, 0, 1.64),
-}
-
-
-def _person(offset=(0.0, 0.0, 0.0)) -> np.ndarray:
-    pose = np.full((BODY_25.num_parts, 3), np.nan)
-    for name, xyz in STANDING.items():
-        pose[BODY_25.index(name)] = xyz
-    return pose + np.asarray(offset)
-
-
-def _camera(model="plumb_bob", center=(0.0, -2.5, 1.1), target=(0.0, 0.0, 1.0)) -> Camera:
-    return look_at("color", K, LENSES[model], model, SIZE, np.array(center), np.array(target))
-
-
-def _scene(camera, people, *, wall_y=1.2):
-    return render_depth(camera, people, wall=(np.array([0.0, 1.0, 0.0]), wall_y))
-
-
-def _exact_people(camera, world):
-    px = camera.project(world)
-    kp = np.concatenate([px, np.where(np.isfinite(px[..., :1]), 0.9, 0.0)], axis=-1)
-    return People(BODY_25, SIZE, kp, np.ones(len(world)))
+from rgbd_scene import LENSES, SIZE, camera as _camera, exact_people as _exact_people  # noqa: E402
+from rgbd_scene import person as _person, scene as _scene  # noqa: E402
 
 
 # -- the windowed lookup ---------------------------------------------------------------------

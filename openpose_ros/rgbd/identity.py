@@ -10,7 +10,6 @@ faces pass unsmoothed) and forgets ids that ended.
 
 from __future__ import annotations
 
-import numpy as np
 
 from openpose_ros.threed.result import People3D
 from openpose_ros.threed.smoothing import OneEuroConfig, OneEuroSmoother
