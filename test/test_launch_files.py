@@ -50,12 +50,17 @@ def declared(tmp_path_factory):
         triangulation = TriangulationNode(context=context, parameter_overrides=[
             rclpy.parameter.Parameter("calibration_file",
                                       value=str(REPO / "config" / "rig_example.yaml"))])
+        from openpose_ros.ros.rgbd_node import RgbdNode
+
+        rgbd = RgbdNode(context=context)
         names = {"pose_node": set(pose.list_parameters([], 0).names),
                  "video_source": set(source.list_parameters([], 0).names),
-                 "triangulation_node": set(triangulation.list_parameters([], 0).names)}
+                 "triangulation_node": set(triangulation.list_parameters([], 0).names),
+                 "rgbd_node": set(rgbd.list_parameters([], 0).names)}
         pose.destroy_node()
         source.destroy_node()
         triangulation.destroy_node()
+        rgbd.destroy_node()
     finally:
         rclpy.shutdown(context=context)
     return names
@@ -132,6 +137,32 @@ def test_parameter_files_build_valid_configs(name, declared):
             values[key] = value
     _, settings = build_configs(values)
     assert settings.cameras
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "config").glob("rgbd_*.yaml")))
+def test_rgbd_presets_build_valid_configs(preset, declared):
+    """rgbd.yaml then each camera preset (as the launch file loads them) give a valid config."""
+    from openpose_ros.ros.rgbd_config import PARAMETERS, build_config
+
+    values = {p.name: p.default for p in PARAMETERS}
+    for name in ("rgbd.yaml", preset):
+        _check_yaml(REPO / "config" / name, declared["rgbd_node"])
+        for section in yaml.safe_load((REPO / "config" / name).read_text()).values():
+            for key, value in section["ros__parameters"].items():
+                assert type(value) is type(values[key]), f"{name} {key}: {value!r} has the wrong type"
+                values[key] = value
+    config = build_config(values)
+    assert config.poses_topic.endswith("/poses") and config.registered
+
+
+def test_rgbd_launch_offers_the_realsense_and_generic_presets():
+    text = (REPO / "launch" / "rgbd.launch.xml").read_text()
+    assert "config/rgbd_$(var preset).yaml" in text
+    realsense = yaml.safe_load((REPO / "config" / "rgbd_realsense.yaml").read_text())
+    params = realsense["/**"]["ros__parameters"]
+    assert params["depth_topic"] == "/camera/camera/aligned_depth_to_color/image_raw"
+    assert params["camera_info_topic"] == "/camera/camera/color/camera_info"
+    assert (REPO / "config" / "rgbd_generic.yaml").is_file()
 
 
 def test_cmake_installs_launch_and_config():

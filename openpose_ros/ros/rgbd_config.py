@@ -21,7 +21,7 @@ __all__ = ["PARAMETERS", "PARAMETER_NAMES", "RgbdNodeConfig", "build_config", "e
 _T = ParamSpec
 PARAMETERS: tuple[ParamSpec, ...] = (
     # -- inputs
-    _T("poses_topic", "/camera/poses", "Pose2DArray of the colour camera (the pose node's output, "
+    _T("poses_topic", "/camera/rgb/poses", "Pose2DArray of the colour camera (the pose node's output, "
        "stamped with the colour image's header)"),
     _T("depth_topic", "/camera/depth_registered/image_raw", "depth image: sensor_msgs/Image "
        "(16UC1 mm, 32FC1 m) or, with depth_compressed (or a topic ending in /compressedDepth), "
