@@ -222,20 +222,25 @@ class RgbdEstimator:
         return People3D(layout, points, np.where(keep, kp[..., 2], 0.0), keep.astype(np.uint8),
                         np.where(keep, 0.0, np.nan), track_ids=track_ids)
 
+    def check_depth(self, image_size: tuple[int, int], depth_shape: tuple[int, ...]) -> None:
+        """Raise ``RgbdInputError`` unless a depth image of ``depth_shape`` fits colour images of
+        ``image_size`` (width, height): one channel, and the colour size when registered."""
+        if len(depth_shape) != 2:
+            raise RgbdInputError(f"depth must be one channel [H, W], got shape {depth_shape}")
+        size = (depth_shape[1], depth_shape[0])
+        if self.geometry.registered and size != tuple(image_size):
+            raise RgbdInputError(f"registered depth is {size[0]}x{size[1]} but the colour image is "
+                                 f"{image_size[0]}x{image_size[1]} (set registered:=false for a "
+                                 "depth camera with its own CameraInfo)")
+
     def estimate(self, people: People, depth: np.ndarray) -> RgbdEstimate:
         """3D people from ``people`` (colour-image pixels) and ``depth`` float32 ``[H, W]`` metres.
 
         Raises ``RgbdInputError`` when registered depth does not have the colour image's size.
         """
-        c, g = self.config, self.geometry
+        c = self.config
         depth = np.asarray(depth, dtype=np.float32)
-        if depth.ndim != 2:
-            raise RgbdInputError(f"depth must be one channel [H, W], got shape {depth.shape}")
-        size = (depth.shape[1], depth.shape[0])
-        if g.registered and size != tuple(people.image_size):
-            raise RgbdInputError(f"registered depth is {size[0]}x{size[1]} but the colour image is "
-                                 f"{people.image_size[0]}x{people.image_size[1]} (set registered:=false "
-                                 "for a depth camera with its own CameraInfo)")
+        self.check_depth(people.image_size, depth.shape)
         rays, z, ok = self._group(depth, people.body, c.window_fraction)
         body_ref = _median(z)
         consistent = ok & np.isfinite(z)

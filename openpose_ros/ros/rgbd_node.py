@@ -42,7 +42,7 @@ from openpose_ros.rgbd.identity import RgbdIdentity
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
 from openpose_ros.ros.people3d_output import People3DOutputConfig, People3DPublisher
 from openpose_ros.ros.pose_config import descriptor
-from openpose_ros.ros.qos_watch import image_qos, result_qos
+from openpose_ros.ros.qos_watch import image_qos, incompatible_qos_callbacks, result_qos
 from openpose_ros.ros.rgbd_config import PARAMETER_NAMES, PARAMETERS, build_config
 from openpose_ros.ros.session import ros_session
 from openpose_ros.threed.cameras import CalibrationError, Camera
@@ -81,7 +81,7 @@ class RgbdNode(Node):
         self.published = 0
         self._warned: dict[tuple[str, str], float] = {}
         self.sync = StampSynchronizer(SyncConfig(2, slop_s=c.slop_s, queue_size=c.queue_size))
-        self._sync_dropped = 0
+        self._sync_dropped = self._duplicates = 0
         self._last_stamp = {POSES: None, DEPTH: None}
         self.identity = RgbdIdentity(c.tracking, track_3d=c.track_3d, smoothing=c.smoothing)
         self._color: Camera | None = None
@@ -95,8 +95,10 @@ class RgbdNode(Node):
         self._frame_id = c.frame_id
         sensor = image_qos(c.reliability, max(c.queue_size, 5))
         self.create_subscription(Pose2DArray, c.poses_topic, self._on_poses, result_qos(c.queue_size))
-        self.create_subscription(CompressedImage if c.depth_compressed else Image, c.depth_topic,
-                                 self._on_depth, sensor)
+        self.create_subscription(
+            CompressedImage if c.depth_compressed else Image, c.depth_topic, self._on_depth, sensor,
+            event_callbacks=incompatible_qos_callbacks(
+                self, c.depth_topic, on_event=lambda policy: self.drops.update(["incompatible_qos"])))
         self.create_subscription(CameraInfo, c.camera_info_topic,
                                  lambda m: self._on_info(m, depth=False), sensor)
         if not c.registered:
@@ -133,7 +135,9 @@ class RgbdNode(Node):
             else:
                 cam = _camera("color", msg)
         except (CalibrationError, ValueError) as err:
-            self._drop("bad_camera_info", f"{topic}: unusable CameraInfo: {err}")
+            kept = "keeping the previous one" if (self._depth_cam if depth else self._color) \
+                else "frames are dropped until a valid one arrives"
+            self._drop("bad_camera_info", f"{topic}: unusable CameraInfo ({kept}): {err}")
             return
         old = self._depth_cam if depth else self._color
         if old is not None and np.array_equal(old.K, cam.K) and np.array_equal(old.dist, cam.dist) \
@@ -174,12 +178,18 @@ class RgbdNode(Node):
             self.get_logger().warning(f"stamps jumped back {(last - stamp_ns) / 1e9:.1f} s "
                                       "(a bag loop?): pairing and tracks start afresh")
             self.sync = StampSynchronizer(self.sync.config)
-            self._sync_dropped = 0
+            self._sync_dropped = self._duplicates = 0
             self.identity.reset()
         self._last_stamp[stream] = stamp_ns
         sets = self.sync.add(stream, stamp_ns, msg)
         st = self.sync.stats
-        dropped = st.stale + st.stragglers + st.overflow + st.duplicates
+        if st.duplicates > self._duplicates:
+            topic = self.config.poses_topic if stream == POSES else self.config.depth_topic
+            self._drop("duplicate_stamp", f"{topic}: a second message stamped "
+                       f"{stamp_ns / 1e9:.3f} s is ignored",
+                       st.duplicates - self._duplicates)
+            self._duplicates = st.duplicates
+        dropped = st.stale + st.stragglers + st.overflow
         if dropped > self._sync_dropped:
             other = self._last_stamp[DEPTH if stream == POSES else POSES]
             gap = "nothing from the other topic yet" if other is None else \
@@ -219,14 +229,15 @@ class RgbdNode(Node):
         except ImageFormatError as err:
             self._drop("bad_depth", f"{c.depth_topic}: {err}")
             return
-        if not np.isfinite(depth).any():
-            self._drop("no_valid_depth", f"{c.depth_topic}: frame {stamp} has no valid depth pixel")
-            return
         try:
-            estimate = estimator.estimate(people, depth)
+            estimator.check_depth(people.image_size, depth.shape)
         except RgbdInputError as err:
             self._drop("size_mismatch", f"{c.depth_topic}: {err}")
             return
+        if not np.isfinite(depth).any():
+            self._drop("no_valid_depth", f"{c.depth_topic}: frame {stamp} has no valid depth pixel")
+            return
+        estimate = estimator.estimate(people, depth)
         lost = len(people) - len(estimate.kept)
         if lost:
             self._drop("person_no_depth", f"{c.depth_topic}: {lost} of {len(people)} people at "
