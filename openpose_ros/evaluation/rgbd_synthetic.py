@@ -321,8 +321,10 @@ def synthetic_frame(poses: list[np.ndarray], rng: np.random.Generator, *, num_pe
     hfov = np.arctan(size[0] / 2 / K[0, 0])
     people, spots = [], []
     for _ in range(num_people):
-        for _attempt in range(50):
-            d = rng.uniform(*distance)
+        for attempt in range(60):
+            # near the camera there is room for one person only: later tries step back
+            d = rng.uniform(distance[0] + (distance[1] - distance[0]) * min(attempt / 40, 0.8),
+                            distance[1])
             x = rng.uniform(-0.6, 0.6) * d * np.tan(hfov)
             # side by side in the image (bearing apart by more than a body width at the nearer)
             if all(abs(x / d - sx / sd) > 0.8 / min(d, sd) for sx, sd in spots):
