@@ -21,12 +21,16 @@ Row padding (``step``) and big-endian data are handled by ``image_codec.raw_to_a
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
 from openpose_ros.image_codec import ImageFormatError, raw_to_array
 
 __all__ = [
+    "DepthImage",
+    "as_depth_image",
+    "depth_image",
     "DEPTH_ENCODINGS",
     "COMPRESSED_DEPTH_HEADER",
     "depth_to_metres",
@@ -43,6 +47,52 @@ COMPRESSED_DEPTH_HEADER = struct.Struct("<iff")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+@dataclass(frozen=True)
+class DepthImage:
+    """Depth pixels as the message holds them and the factor to metres, converted only where read.
+
+    A consumer that reads a few thousand pixels (the RGB-D estimator's windows) then skips
+    converting the whole frame. ``raw``: ``[H, W]`` uint16 or float32 (usually a read-only view
+    of the message buffer); ``scale``: metres per raw unit. Values <= 0, NaN or inf: no measurement.
+    """
+
+    raw: np.ndarray
+    scale: float = 1.0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.raw.shape
+
+    def at(self, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+        """float32 metres at integer pixel indices (NaN = no measurement)."""
+        return _to_metres(self.raw[iy, ix], self.scale)
+
+    def metres(self) -> np.ndarray:
+        """The whole image as float32 ``[H, W]`` metres, NaN = no measurement."""
+        return _to_metres(self.raw, self.scale)
+
+    def any_valid(self) -> bool:
+        """Whether at least one pixel holds a measurement."""
+        with np.errstate(invalid="ignore"):
+            return bool(np.any((self.raw > 0) & np.isfinite(self.raw)))
+
+
+def as_depth_image(depth) -> DepthImage:
+    """``depth`` as a ``DepthImage`` (an array is taken as metres)."""
+    return depth if isinstance(depth, DepthImage) else DepthImage(np.asarray(depth), 1.0)
+
+
+def depth_image(data, *, encoding: str, height: int, width: int, step: int,
+                is_bigendian: bool = False) -> DepthImage:
+    """A raw depth image without converting it (see ``DepthImage``); checks as ``depth_to_metres``."""
+    scale = DEPTH_ENCODINGS.get(encoding)
+    if scale is None:
+        raise ImageFormatError(f"unsupported depth encoding {encoding!r}; supported: "
+                               f"{', '.join(DEPTH_ENCODINGS)} (or compressedDepth)")
+    return DepthImage(raw_to_array(data, encoding=encoding, height=height, width=width, step=step,
+                                   is_bigendian=is_bigendian), scale)
+
+
 def depth_to_metres(data, *, encoding: str, height: int, width: int, step: int,
                     is_bigendian: bool = False) -> np.ndarray:
     """A raw depth image as float32 ``[height, width]`` metres, NaN where nothing was measured.
@@ -50,17 +100,12 @@ def depth_to_metres(data, *, encoding: str, height: int, width: int, step: int,
     ``encoding`` must be one of ``DEPTH_ENCODINGS``; a colour encoding raises (a depth topic
     wired to a colour stream is a configuration error, not something to guess about).
     """
-    scale = DEPTH_ENCODINGS.get(encoding)
-    if scale is None:
-        raise ImageFormatError(f"unsupported depth encoding {encoding!r}; supported: "
-                               f"{', '.join(DEPTH_ENCODINGS)} (or compressedDepth)")
-    raw = raw_to_array(data, encoding=encoding, height=height, width=width, step=step,
-                       is_bigendian=is_bigendian)
-    return _to_metres(raw, scale)
+    return depth_image(data, encoding=encoding, height=height, width=width, step=step,
+                       is_bigendian=is_bigendian).metres()
 
 
 def _to_metres(raw: np.ndarray, scale: float) -> np.ndarray:
-    out = raw.astype(np.float32)  # always a fresh native array
+    out = np.asarray(raw).astype(np.float32)  # always a fresh native array
     if scale != 1.0:
         out *= np.float32(scale)
     with np.errstate(invalid="ignore"):

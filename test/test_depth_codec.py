@@ -15,6 +15,7 @@ import pytest
 
 from openpose_ros.depth_codec import (
     compressed_depth_to_metres,
+    depth_image,
     depth_to_metres,
     is_compressed_depth,
     metres_to_compressed_depth,
@@ -117,3 +118,17 @@ def test_malformed_compressed_depth_raises_the_codec_error():
     for data, fmt, match in cases:
         with pytest.raises(ImageFormatError, match=match):
             compressed_depth_to_metres(data, fmt)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_unconverted_depth_image_reads_the_same_metres(big):
+    data = _rows(MM, ">H" if big else "<H", 2)
+    img = depth_image(data, encoding="16UC1", height=5, width=7, step=16, is_bigendian=big)
+    iy, ix = np.array([0, 0, 4, 2]), np.array([0, 5, 6, 3])
+    np.testing.assert_allclose(img.at(iy, ix), _expected_m(MM)[iy, ix], rtol=1e-6)
+    np.testing.assert_allclose(img.metres(), _expected_m(MM), rtol=1e-6)
+    assert img.any_valid()
+    empty = depth_image(b"\0" * 16, encoding="16UC1", height=2, width=4, step=8)
+    assert not empty.any_valid()
+    with pytest.raises(ImageFormatError, match="unsupported depth encoding"):
+        depth_image(b"\0" * 12, encoding="bgr8", height=2, width=2, step=6)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from openpose_ros.depth_codec import DepthImage, as_depth_image
+
 __all__ = ["WindowConfig", "window_depths", "single_pixel_depths"]
 
 
@@ -54,8 +56,8 @@ class WindowConfig:
             raise ValueError("min_support must be in (0, 1]")
 
 
-def _sample(depth: np.ndarray, pixels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``[N, M]`` depths at ``pixels [N, 1, 2] + offsets [N, M, 2]`` (NaN off the image)."""
+def _sample(depth: DepthImage, pixels: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``[N, M]`` depths (m) at ``pixels [N, 1, 2] + offsets [N, M, 2]`` (NaN off the image)."""
     h, w = depth.shape
     pts = pixels + offsets
     with np.errstate(invalid="ignore"):
@@ -64,21 +66,24 @@ def _sample(depth: np.ndarray, pixels: np.ndarray, offsets: np.ndarray) -> np.nd
         inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)  # NaN compares False
     ix = np.where(inside, ix, 0).astype(np.intp)
     iy = np.where(inside, iy, 0).astype(np.intp)
-    return np.where(inside, depth[iy, ix], np.float32(np.nan))
+    return np.where(inside, depth.at(iy, ix), np.float32(np.nan))
 
 
-def single_pixel_depths(depth: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """float32 ``[N]`` depth of the pixel under each keypoint ``pixels [N, 2]`` (NaN = none)."""
+def single_pixel_depths(depth, pixels: np.ndarray) -> np.ndarray:
+    """float32 ``[N]`` depth of the pixel under each keypoint ``pixels [N, 2]`` (NaN = none).
+
+    ``depth``: float32 ``[H, W]`` metres (NaN = none) or a ``depth_codec.DepthImage``.
+    """
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
-    return _sample(depth, pixels, np.zeros((len(pixels), 1, 2)))[:, 0]
+    return _sample(as_depth_image(depth), pixels, np.zeros((len(pixels), 1, 2)))[:, 0]
 
 
-def window_depths(depth: np.ndarray, pixels: np.ndarray, radius_px: np.ndarray,
+def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,
                   config: WindowConfig = WindowConfig()) -> np.ndarray:
     """float32 ``[N]`` foreground surface depth around each keypoint (see module docstring).
 
     Args:
-        depth: float32 ``[H, W]`` metres, NaN = no measurement.
+        depth: float32 ``[H, W]`` metres (NaN = no measurement) or a ``depth_codec.DepthImage``.
         pixels: ``[N, 2]`` keypoints (x, y) in depth-image pixels; NaN rows give NaN.
         radius_px: ``[N]`` half-size of each window, pixels (at least 1 sample apart is kept).
     """
@@ -90,7 +95,7 @@ def window_depths(depth: np.ndarray, pixels: np.ndarray, radius_px: np.ndarray,
     lin = np.linspace(-1.0, 1.0, c.grid) if c.grid > 1 else np.zeros(1)
     unit = np.stack(np.meshgrid(lin, lin), axis=-1).reshape(-1, 2)  # [M, 2] in [-1, 1]
     radius = np.maximum(np.asarray(radius_px, dtype=np.float64).reshape(n), 0.0)
-    values = _sample(depth, pixels, unit[None] * radius[:, None, None])  # [N, M]
+    values = _sample(as_depth_image(depth), pixels, unit[None] * radius[:, None, None])  # [N, M]
     weight0 = np.exp(-2.0 * (unit ** 2).sum(axis=1))  # Gaussian, sigma = half the window
     order = np.argsort(values, axis=1)  # NaN last
     s = np.take_along_axis(values, order, axis=1).astype(np.float64)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from openpose_ros.depth_codec import DepthImage, as_depth_image
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
 from openpose_ros.rgbd.depth_window import WindowConfig, single_pixel_depths, window_depths
@@ -169,7 +170,7 @@ class RgbdEstimator:
         ideal = self.geometry.color.undistort(pixels)
         return np.concatenate([ideal, np.ones(ideal.shape[:-1] + (1,))], axis=-1) @ self._kinv.T
 
-    def _surface_z(self, depth: np.ndarray, xy: np.ndarray, rays: np.ndarray,
+    def _surface_z(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray,
                    radius_px: np.ndarray) -> np.ndarray:
         """``[N]`` colour-frame z of the surface seen along each ray (NaN: none)."""
         c, g = self.config, self.geometry
@@ -192,7 +193,7 @@ class RgbdEstimator:
             z = np.where(np.isfinite(found) & (found > 0), found, z)
         return found
 
-    def _group(self, depth: np.ndarray, kp: np.ndarray, fraction: float
+    def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rays [P, K, 3], surface z [P, K], usable [P, K])`` of one keypoint group."""
         c = self.config
@@ -233,13 +234,14 @@ class RgbdEstimator:
                                  f"{image_size[0]}x{image_size[1]} (set registered:=false for a "
                                  "depth camera with its own CameraInfo)")
 
-    def estimate(self, people: People, depth: np.ndarray) -> RgbdEstimate:
-        """3D people from ``people`` (colour-image pixels) and ``depth`` float32 ``[H, W]`` metres.
+    def estimate(self, people: People, depth: "np.ndarray | DepthImage") -> RgbdEstimate:
+        """3D people from ``people`` (colour-image pixels) and ``depth`` (float32 ``[H, W]``
+        metres, NaN = none, or a ``depth_codec.DepthImage``: only the windows read are converted).
 
         Raises ``RgbdInputError`` when registered depth does not have the colour image's size.
         """
         c = self.config
-        depth = np.asarray(depth, dtype=np.float32)
+        depth = as_depth_image(depth)
         self.check_depth(people.image_size, depth.shape)
         rays, z, ok = self._group(depth, people.body, c.window_fraction)
         body_ref = _median(z)
@@ -263,7 +265,7 @@ class RgbdEstimator:
         return RgbdEstimate(result, kept, int(ok.sum()), int((ok & ~np.isfinite(z)).sum()),
                             int((ok & np.isfinite(z) & ~consistent).sum()))
 
-    def _part(self, depth: np.ndarray, layout: Layout, kp: np.ndarray, fraction: float,
+    def _part(self, depth: DepthImage, layout: Layout, kp: np.ndarray, fraction: float,
               body_ref: np.ndarray, track_ids: np.ndarray) -> People3D:
         """One hand or face group of every person, checked against its own median and the body's."""
         c = self.config

@@ -2,7 +2,8 @@
 
 A thin adapter around the ROS-free core (``openpose_ros.rgbd``): poses and depth images are
 paired by stamp with our synchroniser (``threed.sync``, ``slop``), the depth is decoded
-(``depth_codec``: 16UC1, 32FC1, compressedDepth) only once paired, and each pair goes through
+(``depth_codec``: 16UC1, 32FC1, compressedDepth) only once paired, raw images only where the
+estimator reads them, and each pair goes through
 ``RgbdEstimator`` and ``RgbdIdentity``; ``People3DPublisher`` (shared with the triangulation node)
 publishes the result in the colour camera's optical frame, stamped with the colour image's stamp.
 
@@ -33,7 +34,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from openpose_ros.depth_codec import compressed_depth_to_metres, depth_to_metres
+from openpose_ros.depth_codec import DepthImage, compressed_depth_to_metres, depth_image
 from openpose_ros.image_codec import ImageFormatError
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.rgbd.camera_info import camera_from_info
@@ -202,11 +203,12 @@ class RgbdNode(Node):
         for synced in sets:
             self._process(synced)
 
-    def _depth_metres(self, msg) -> np.ndarray:
+    def _depth(self, msg) -> DepthImage:
+        """The depth pixels; raw images stay unconverted (the estimator converts its windows)."""
         if isinstance(msg, CompressedImage):
-            return compressed_depth_to_metres(msg.data, msg.format)
-        return depth_to_metres(msg.data, encoding=msg.encoding, height=msg.height,
-                               width=msg.width, step=msg.step, is_bigendian=bool(msg.is_bigendian))
+            return DepthImage(compressed_depth_to_metres(msg.data, msg.format))
+        return depth_image(msg.data, encoding=msg.encoding, height=msg.height, width=msg.width,
+                           step=msg.step, is_bigendian=bool(msg.is_bigendian))
 
     # -- one pair --------------------------------------------------------------------------
 
@@ -225,7 +227,7 @@ class RgbdNode(Node):
             self._drop("no_camera_info", f"{wait}: no valid CameraInfo yet; frame {stamp} dropped")
             return
         try:
-            depth = self._depth_metres(depth_msg)
+            depth = self._depth(depth_msg)
         except ImageFormatError as err:
             self._drop("bad_depth", f"{c.depth_topic}: {err}")
             return
@@ -234,7 +236,7 @@ class RgbdNode(Node):
         except RgbdInputError as err:
             self._drop("size_mismatch", f"{c.depth_topic}: {err}")
             return
-        if not np.isfinite(depth).any():
+        if not depth.any_valid():
             self._drop("no_valid_depth", f"{c.depth_topic}: frame {stamp} has no valid depth pixel")
             return
         estimate = estimator.estimate(people, depth)
