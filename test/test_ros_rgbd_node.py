@@ -196,5 +196,8 @@ def test_bad_input_is_counted_and_the_node_keeps_working(ros_context, world):
         h.send(people, good(), 21)
         assert h.spin_until(lambda: len(h.poses) == 2)
         assert list(msg_to_people3d(h.poses[-1]).track_ids) == [5, 9]
+        # stamps 6.6 s back (a bag loop): pairing starts afresh instead of dropping as stale
+        h.send(people, good(), -180)
+        assert h.spin_until(lambda: len(h.poses) == 3), dict(h.node.drops)
     finally:
         h.close()

@@ -12,7 +12,7 @@ import numpy as np
 
 from openpose_ros.rgbd.depth_window import WindowConfig
 from openpose_ros.rgbd.estimator import METHODS, RgbdConfig
-from openpose_ros.ros.pose_config import ParamSpec
+from openpose_ros.ros.pose_config import RELIABILITIES, ParamSpec
 from openpose_ros.threed.smoothing import OneEuroConfig
 from openpose_ros.threed.tracking import TrackingConfig
 
@@ -37,7 +37,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        "(X_color = R X_depth + t)"),
     _T("frame_id", "", "frame of the 3D output; empty: the Pose2DArray's (the colour optical frame)"),
     _T("reliability", "best_effort", "QoS of the depth subscription: best_effort (sensor data) "
-       "or reliable", choices=("best_effort", "reliable")),
+       "or reliable", choices=RELIABILITIES),
     # -- pairing poses with depth
     _T("slop", 0.02, "largest stamp difference between poses and their depth image, s",
        bounds=(0.0, 10.0)),
@@ -135,8 +135,9 @@ def build_config(values: dict) -> RgbdNodeConfig:
             raise ValueError(f"{name} must not be empty")
     if not v["registered"] and not v["depth_camera_info_topic"]:
         raise ValueError("unregistered depth (registered:=false) needs depth_camera_info_topic")
-    if v["reliability"] not in ("best_effort", "reliable"):
-        raise ValueError(f"reliability must be best_effort or reliable, got {v['reliability']!r}")
+    if v["reliability"] not in RELIABILITIES:
+        raise ValueError(f"reliability must be one of {', '.join(RELIABILITIES)}, "
+                         f"got {v['reliability']!r}")
     compressed = v["depth_compressed"] or v["depth_topic"].rstrip("/").endswith("/compressedDepth")
     estimator = RgbdConfig(
         min_score=v["min_score"], window_fraction=v["window_fraction"],

@@ -180,6 +180,7 @@ class RgbdNode(Node):
                                       "(a bag loop?): pairing and tracks start afresh")
             self.sync = StampSynchronizer(self.sync.config)
             self._sync_dropped = self._duplicates = 0
+            self._last_stamp = {POSES: None, DEPTH: None}  # the other stream's jump is the same one
             self.identity.reset()
         self._last_stamp[stream] = stamp_ns
         sets = self.sync.add(stream, stamp_ns, msg)
