@@ -31,6 +31,7 @@ __all__ = [
     "compressed_to_array",
     "array_to_compressed",
     "to_bgr8",
+    "bgr8_to",
 ]
 
 _NATIVE_BIG = sys.byteorder == "big"
@@ -279,3 +280,37 @@ def to_bgr8(image: np.ndarray, encoding: str) -> np.ndarray:
     if fmt.to_bgr == BT601_VIDEO:
         return cv2.transform(arr, _BT601_VIDEO_TO_BGR)
     return cv2.cvtColor(arr, getattr(cv2, fmt.to_bgr))
+
+
+# The OpenCV conversion that writes what each ``to_bgr`` conversion reads.
+_FROM_BGR = {"COLOR_RGB2BGR": "COLOR_BGR2RGB", "COLOR_BGRA2BGR": "COLOR_BGR2BGRA",
+             "COLOR_RGBA2BGR": "COLOR_BGR2RGBA", "COLOR_GRAY2BGR": "COLOR_BGR2GRAY",
+             "COLOR_YUV2BGR_UYVY": "COLOR_BGR2YUV_UYVY", "COLOR_YUV2BGR_YUY2": "COLOR_BGR2YUV_YUY2"}
+
+
+def bgr8_to(image: np.ndarray, encoding: str) -> np.ndarray:
+    """A BGR uint8 image as ``encoding``'s array (for ``array_to_raw``): what a camera with
+    that encoding would publish, to test a pipeline against it. Bayer: the mosaic sampled
+    from the image; YUV: BT.601 video range; 16 bit: values x 257. Planar YUV and depth
+    encodings cannot be written.
+    """
+    import cv2
+
+    fmt = _pixel_format(encoding)
+    bgr = np.asarray(image)
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8 or bgr.size == 0:
+        raise ImageFormatError(f"array of shape {bgr.shape} and dtype {bgr.dtype} is not bgr8")
+    if encoding.startswith("bayer_"):
+        out = np.empty(bgr.shape[:2], np.uint8)
+        for index, colour in enumerate(encoding[6:10]):  # the 2x2 cell, row by row
+            dy, dx = divmod(index, 2)
+            out[dy::2, dx::2] = bgr[dy::2, dx::2, "bgr".index(colour)]
+    elif fmt.to_bgr == NO_CONVERSION:
+        out = bgr
+    elif fmt.to_bgr in _FROM_BGR:
+        if fmt.layout == YUV422 and bgr.shape[1] % 2:
+            raise ImageFormatError(f"{encoding} needs an even width, not {bgr.shape[1]}")
+        out = cv2.cvtColor(np.ascontiguousarray(bgr), getattr(cv2, _FROM_BGR[fmt.to_bgr]))
+    else:
+        raise ImageFormatError(f"writing {encoding} images is not supported")
+    return out.astype(np.uint16) * 257 if fmt.dtype == np.uint16 else out

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from openpose_ros.image_codec import ImageFormatError, raw_to_array, to_bgr8
+from openpose_ros.image_codec import ImageFormatError, bgr8_to, raw_to_array, to_bgr8
 
 PATTERNS = ("rggb", "bggr", "gbrg", "grbg")
 RGB = {"r": 0, "g": 1, "b": 2}
@@ -225,3 +225,25 @@ def test_depth_and_mismatched_arrays_are_not_colour():
         to_bgr8(np.zeros((2, 2, 3), np.uint8), "bayer_rggb8")
     with pytest.raises(ImageFormatError, match="not a yuyv image"):
         to_bgr8(np.zeros((2, 2), np.uint16), "yuyv")
+
+
+def test_bgr8_to_writes_what_the_cameras_publish():
+    rgb = smooth_rgb(8, 12)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    for pattern in PATTERNS:
+        np.testing.assert_array_equal(bgr8_to(bgr, f"bayer_{pattern}8"), mosaic(rgb, pattern))
+        np.testing.assert_array_equal(bgr8_to(bgr, f"bayer_{pattern}16"),
+                                      mosaic(rgb, pattern).astype(np.uint16) * 257)
+    pairs = yuv_test_image(np.random.default_rng(5), 4, 8, (1, 2))
+    pairs_bgr = np.ascontiguousarray(pairs[..., ::-1])
+    for encoding, order in (("yuyv", "YUYV"), ("uyvy", "UYVY")):
+        written = bgr8_to(pairs_bgr, encoding).reshape(4, -1).astype(int)
+        assert np.abs(written - pack_422(bt601_video(pairs), order)).max() <= 1, encoding
+    assert bgr8_to(bgr, "rgb8").tolist() == rgb.tolist()
+    assert bgr8_to(bgr, "bgr16").tolist() == (bgr.astype(np.uint16) * 257).tolist()
+    for encoding, message in (("nv21", "writing nv21"), ("16UC1", "writing 16UC1"),
+                              ("bayer_xxxx8", "unsupported image encoding")):
+        with pytest.raises(ImageFormatError, match=message):
+            bgr8_to(bgr, encoding)
+    with pytest.raises(ImageFormatError, match="even width"):
+        bgr8_to(bgr[:, :11], "yuyv")
