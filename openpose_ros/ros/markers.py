@@ -1,7 +1,8 @@
 """rviz markers for 3D skeletons: one joint sphere list, one limb line list and one label per person.
 
-Marker ids are the people's track ids (namespaces ``joints``, ``limbs``, ``labels``), so a person
-keeps its markers from set to set. A person who is not in the current set has its three markers
+Marker ids are the people's track ids (namespaces ``joints``, ``limbs``, ``labels``; hands and
+faces, when on, add ``<part>_joints`` and ``<part>_limbs`` with spheres a third of the body's),
+so a person keeps its markers from set to set. A person who is not in the current set has its three markers
 deleted (``DELETE`` per id); ``clear()`` gives a ``DELETEALL`` for shutdown. Colours are the
 layout's joint colours; a limb takes the colour of its second joint, as OpenPose renders it.
 """
@@ -14,11 +15,15 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from openpose_ros.threed.result import People3D
+from openpose_ros.layouts import Layout
+from openpose_ros.threed.result import PART_NAMES, People3D
 
 __all__ = ["SkeletonMarkers", "NAMESPACES"]
 
-NAMESPACES = ("joints", "limbs", "labels")
+NAMESPACES = ("joints", "limbs", "labels") + tuple(
+    f"{part}_{kind}" for part in PART_NAMES for kind in ("joints", "limbs"))
+#: Hand and face joints are this share of the body's sphere size and line width.
+_PART_SCALE = 1.0 / 3.0
 
 
 def _points(xyz: np.ndarray) -> list[Point]:
@@ -55,12 +60,27 @@ class SkeletonMarkers:
         m.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
         return m
 
+    def _skeleton(self, header: Header, ns: str, tid: int, layout: Layout, points: np.ndarray,
+                  valid: np.ndarray, scale: float) -> list[Marker]:
+        """Joint spheres and limb lines of one person's keypoint group (``points [J, 3]``)."""
+        colors = np.asarray(layout.colors, dtype=np.float64) / 255.0
+        pairs = np.asarray(layout.render_pairs, dtype=np.int64).reshape(-1, 2)
+        joints = self._marker(header, f"{ns}joints", tid, Marker.SPHERE_LIST)
+        joints.scale.x = joints.scale.y = joints.scale.z = self.joint_diameter * scale
+        joints.points = _points(points[valid])
+        joints.colors = _colors(colors[valid])
+        limbs = self._marker(header, f"{ns}limbs", tid, Marker.LINE_LIST)
+        limbs.scale.x = self.line_width * scale
+        ok = pairs[valid[pairs].all(axis=1)]
+        limbs.points = _points(points[ok.ravel()])
+        limbs.colors = _colors(colors[np.repeat(ok[:, 1], 2)])
+        return [joints, limbs]
+
     def update(self, people: People3D, header: Header) -> MarkerArray:
         """Markers for ``people`` (in ``header.frame_id``), and deletions for people who left."""
         out = MarkerArray()
-        colors = np.asarray(people.layout.colors, dtype=np.float64) / 255.0
-        pairs = np.asarray(people.layout.render_pairs, dtype=np.int64).reshape(-1, 2)
         valid = people.valid
+        parts = people.parts()
         shown = set()
         for p in range(len(people)):
             tid = int(people.track_ids[p])
@@ -68,20 +88,16 @@ class SkeletonMarkers:
                 continue
             shown.add(tid)
             body = people.body[p].astype(np.float64)
-            joints = self._marker(header, "joints", tid, Marker.SPHERE_LIST)
-            joints.scale.x = joints.scale.y = joints.scale.z = self.joint_diameter
-            joints.points = _points(body[valid[p]])
-            joints.colors = _colors(colors[valid[p]])
-            limbs = self._marker(header, "limbs", tid, Marker.LINE_LIST)
-            limbs.scale.x = self.line_width
-            ok = pairs[valid[p][pairs].all(axis=1)]
-            limbs.points = _points(body[ok.ravel()])
-            limbs.colors = _colors(colors[np.repeat(ok[:, 1], 2)])
+            out.markers += self._skeleton(header, "", tid, people.layout, body, valid[p], 1.0)
+            for name, part in parts.items():
+                out.markers += self._skeleton(header, f"{name}_", tid, part.layout,
+                                              part.body[p].astype(np.float64), part.valid[p],
+                                              _PART_SCALE)
             label = self._marker(header, "labels", tid, Marker.TEXT_VIEW_FACING)
             label.scale.z = 2.0 * self.joint_diameter
             label.text = f"body_{tid}"
             label.pose.position = _points(body[valid[p]].mean(axis=0, keepdims=True))[0]
-            out.markers += [joints, limbs, label]
+            out.markers.append(label)
         for tid in sorted(self._shown - shown):
             for ns in NAMESPACES:
                 gone = self._marker(header, ns, tid, Marker.SPHERE_LIST)
