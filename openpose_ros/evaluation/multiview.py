@@ -214,3 +214,30 @@ def kept_view_error(errors: np.ndarray, threshold_px: float = 15.0, min_views: i
     last_ok = np.where(ok.any(-1), e.shape[-1] - 1 - np.argmax(ok[..., ::-1], axis=-1), min_views - 1)
     mean = np.take_along_axis(means, last_ok[..., None], axis=-1)[..., 0]
     return np.where(count >= min_views, mean, np.nan)
+
+
+def agreement_with_reference(rig: Rig, names: tuple[str, ...] | list[str], ours: np.ndarray,
+                             views: dict[int, dict[str, People]], theirs: np.ndarray,
+                             layout: Layout) -> tuple[float, float, float]:
+    """How one person's 3D track agrees with a reference 3D and with independent 2D detections.
+
+    Args:
+        names: joint names of ``ours``; ours: float ``[F, K, 3]`` world metres (NaN = missing).
+        views: frame -> camera -> 2D people (``layout``) to reproject onto, e.g. Pose2Sim's
+            OpenPose JSON; theirs: float ``[F, layout.num_parts, 3]`` the reference's 3D.
+    Returns:
+        (share of frames with a reconstructed joint, mean distance in mm over the joints both
+        name and reconstruct, mean reprojection error in px onto ``views`` with the view selection
+        of ``kept_view_error``).
+    """
+    from openpose_ros.evaluation.datasets import to_layout
+
+    mine = to_layout(ours, tuple(names), layout)  # [F, J, 3]
+    found = np.isfinite(mine[..., 0]).any(axis=1)
+    d = np.linalg.norm(mine - theirs, axis=-1)
+    px = []
+    for f in range(len(mine)):
+        if found[f] and f in views:
+            px.append(kept_view_error(detection_errors(rig, views[f], mine[f:f + 1])[0]))
+    px = np.concatenate(px) if px else np.array([np.nan])
+    return float(found.mean()), float(np.nanmean(d) * 1000.0), float(np.nanmean(px))

@@ -85,12 +85,12 @@ class Reconstructor:
         self.config = config
         self._fits: dict[tuple[str, tuple[int, int]], tuple[Camera, str] | str] = {}
         self._geometry: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._noted: set[tuple[str, tuple[int, int]]] = set()  # fits already reported
 
-    def _fit(self, cam: Camera, size: tuple[int, int]) -> tuple[Camera | None, str, bool]:
-        """(camera for this image size or None, note or reason, first time this was seen)."""
+    def _fit(self, cam: Camera, size: tuple[int, int]) -> tuple[Camera | None, str]:
+        """(camera for this image size or None, note or reason)."""
         key = (cam.name, size)
-        first = key not in self._fits
-        if first:
+        if key not in self._fits:
             if len(self._fits) >= _MAX_FITS:
                 self._fits.clear()
             try:
@@ -98,7 +98,12 @@ class Reconstructor:
             except ImageSizeMismatch as err:
                 self._fits[key] = str(err)
         fit = self._fits[key]
-        return (None, fit, first) if isinstance(fit, str) else (fit[0], fit[1], first)
+        return (None, fit) if isinstance(fit, str) else fit
+
+    def camera(self, name: str, image_size: tuple[int, int]) -> Camera | None:
+        """Camera ``name`` fitted to an image of ``image_size`` (``image_geometry``), or None when
+        that size cannot be placed in its calibration. ``KeyError`` for an unknown camera."""
+        return self._fit(self.rig.cameras[self.rig.index(name)], tuple(image_size))[0]
 
     def _check_views(self, views: Mapping[str, People]):
         """(rig indices, their fitted cameras, the set's layout, skipped reasons, new notes)."""
@@ -123,11 +128,13 @@ class Reconstructor:
             if people.layout.name != layout.name:
                 skipped[name] = f"layout {people.layout.name} differs from the set's {layout.name}"
                 continue
-            cam, text, first = self._fit(self.rig.cameras[index], tuple(people.image_size))
+            size = tuple(people.image_size)
+            cam, text = self._fit(self.rig.cameras[index], size)
             if cam is None:
                 skipped[name] = text
                 continue
-            if text and first:
+            if text and (name, size) not in self._noted:
+                self._noted.add((name, size))
                 notes[name] = text
             fitted[index] = cam
         idx = sorted(fitted)
