@@ -2,8 +2,8 @@
 
 Marker ids are the people's track ids (namespaces ``joints``, ``limbs``, ``labels``; hands and
 faces, when on, add ``<part>_joints`` and ``<part>_limbs`` with spheres a third of the body's),
-so a person keeps its markers from set to set. A person who is not in the current set has its three markers
-deleted (``DELETE`` per id); ``clear()`` gives a ``DELETEALL`` for shutdown. Colours are the
+so a person keeps its markers from set to set. A person who is not in the current set has its markers deleted
+(``DELETE`` per namespace and id); ``clear()`` gives a ``DELETEALL`` for shutdown. Colours are the
 layout's joint colours; a limb takes the colour of its second joint, as OpenPose renders it.
 """
 
@@ -49,7 +49,7 @@ class SkeletonMarkers:
         self.line_width = line_width
         sec = int(lifetime_s)
         self._lifetime = Duration(sec=sec, nanosec=int(round((lifetime_s - sec) * 1e9)))
-        self._shown: set[int] = set()
+        self._shown: dict[int, list[str]] = {}  # track id -> namespaces on screen
 
     def _marker(self, header: Header, ns: str, marker_id: int, kind: int) -> Marker:
         m = Marker()
@@ -81,12 +81,13 @@ class SkeletonMarkers:
         out = MarkerArray()
         valid = people.valid
         parts = people.parts()
-        shown = set()
+        shown: dict[int, list[str]] = {}
         for p in range(len(people)):
             tid = int(people.track_ids[p])
             if tid < 0 or not valid[p].any():
                 continue
-            shown.add(tid)
+            shown[tid] = ["joints", "limbs", "labels"] + [f"{name}_{kind}" for name in parts
+                                                          for kind in ("joints", "limbs")]
             body = people.body[p].astype(np.float64)
             out.markers += self._skeleton(header, "", tid, people.layout, body, valid[p], 1.0)
             for name, part in parts.items():
@@ -98,8 +99,8 @@ class SkeletonMarkers:
             label.text = f"body_{tid}"
             label.pose.position = _points(body[valid[p]].mean(axis=0, keepdims=True))[0]
             out.markers.append(label)
-        for tid in sorted(self._shown - shown):
-            for ns in NAMESPACES:
+        for tid in sorted(set(self._shown) - set(shown)):
+            for ns in self._shown[tid]:
                 gone = self._marker(header, ns, tid, Marker.SPHERE_LIST)
                 gone.action = Marker.DELETE
                 out.markers.append(gone)
@@ -111,5 +112,5 @@ class SkeletonMarkers:
         m = Marker()
         m.header = header
         m.action = Marker.DELETEALL
-        self._shown = set()
+        self._shown = {}
         return MarkerArray(markers=[m])
