@@ -30,11 +30,15 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from openpose_ros.cli import add_pipeline_arguments, load_pipeline
 from openpose_ros.frames import FrameReader, VideoSourceError
+
+if TYPE_CHECKING:
+    from openpose_ros.threed.cameras import Rig
 
 __all__ = ["main", "parse_args", "run", "InputError"]
 
@@ -72,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Inputs:
     """The checked input: the rig of the videos' cameras, in video order, and open readers."""
 
-    rig: object
+    rig: "Rig"
     readers: list[FrameReader]
     trial: str
 

@@ -10,7 +10,6 @@ and with Pose2Sim's OpenPose BODY_25B 2D detections (reprojection).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
