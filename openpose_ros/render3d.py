@@ -4,7 +4,7 @@ orthographic 3D view of a whole reconstruction.
 - ``reprojection_mosaic``: each camera's frame with the 3D skeletons projected through its model
   (lens distortion included), scaled to one height and put side by side;
 - ``skeleton_views``: front, side and top orthographic views of sampled frames of every track
-  (older frames fainter), with the cameras in the top view. "Up" is the mean of the cameras' up
+  (older frames fainter and thinner), with the cameras in the top view. "Up" is the mean of the cameras' up
   directions (the negative image y axis of each in the world), so any rig's world axes work.
 """
 
@@ -105,7 +105,9 @@ def skeleton_views(history: list[People3D], cameras: list[Camera], *, samples: i
                 if 0 <= c[0] - x0 < panel and 0 <= c[1] < panel:
                     cv2.drawMarker(canvas, tuple(int(v) for v in c), (120, 60, 0), cv2.MARKER_TRIANGLE_UP, 14, 2)
         for n, people in enumerate(picks):
-            fade = 0.25 + 0.75 * (n + 1) / len(picks)
+            last = n == len(picks) - 1
+            fade = 1.0 if last else 0.2 + 0.4 * (n + 1) / len(picks)
+            width = 3 if last else 1
             for p in range(len(people)):
                 valid = people.valid[p]
                 xy = to_px(people.body[p])
@@ -113,7 +115,7 @@ def skeleton_views(history: list[People3D], cameras: list[Camera], *, samples: i
                     if valid[a] and valid[b]:
                         color = tuple(int(255 - fade * (255 - c)) for c in colors[b])
                         cv2.line(canvas, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]),
-                                 color, 2, cv2.LINE_AA)
+                                 color, width, cv2.LINE_AA)
                 for name, part in people.parts().items():
                     for u, v in to_px(part.body[p][part.valid[p]]):
                         cv2.circle(canvas, (int(u), int(v)), 1, (90, 90, 90), -1)
