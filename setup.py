@@ -18,5 +18,6 @@ setup(
     entry_points={"console_scripts": [
         "openpose-ros-models=openpose_ros.nets.registry:main",
         "openpose-ros=openpose_ros.cli:main",
+        "openpose-ros-3d=openpose_ros.cli3d:main",
     ]},
 )

@@ -21,17 +21,14 @@ import numpy as np
 from openpose_ros.frames import FrameReader, VideoSourceError
 from openpose_ros.pipeline import PipelineConfig, PosePipeline, parse_net_resolution
 
-__all__ = ["main", "parse_args", "run"]
+__all__ = ["main", "parse_args", "run", "add_pipeline_arguments", "load_pipeline"]
 
 BODY_MODELS = ("BODY_25", "COCO_18", "MPI_15", "MPI_15_4", "LIGHTWEIGHT_COCO_18")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="openpose-ros", description="OpenPose on images or a video, without ROS: "
-        "OpenPose JSON and rendered output.")
-    parser.add_argument("--input", required=True, help="an image, an image folder or a video")
-    parser.add_argument("--output", required=True, help="output folder")
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """The pose pipeline's options (model, resolution, hands/faces, device), shared by the 2D
+    and 3D commands."""
     parser.add_argument("--model", default="BODY_25", type=str.upper, choices=BODY_MODELS)
     parser.add_argument("--net-resolution", default="-1x368",
                         help="net input WxH, one side -1 (write --net-resolution=-1x368)")
@@ -43,10 +40,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
     parser.add_argument("--models-dir", default="", help="model folder (default: registry's)")
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
-    parser.add_argument("--no-render", action="store_true", help="write JSON only")
     parser.add_argument("--no-download", action="store_true",
                         help="never download a missing model; stop with what to do instead")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="openpose-ros", description="OpenPose on images or a video, without ROS: "
+        "OpenPose JSON and rendered output.")
+    parser.add_argument("--input", required=True, help="an image, an image folder or a video")
+    parser.add_argument("--output", required=True, help="output folder")
+    add_pipeline_arguments(parser)
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
+    parser.add_argument("--no-render", action="store_true", help="write JSON only")
     return parser.parse_args(argv)
 
 
@@ -61,26 +67,32 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         handface=HandFaceConfig(hands=args.hand, faces=args.face))
 
 
+def load_pipeline(args: argparse.Namespace) -> PosePipeline:
+    """The ``PosePipeline`` the pipeline options ask for; ``ValueError`` says what is wrong (a
+    bad option, or a missing model and where to put it)."""
+    from openpose_ros.nets.registry import ensure_installed
+
+    config = _config(args)
+    names = [config.model] + ["HAND_21"] * args.hand + ["FACE_70"] * args.face
+    problem = ensure_installed(names, config.models_dir, download_missing=not args.no_download)
+    if problem:
+        raise ValueError(problem)
+    return PosePipeline.load(config)
+
+
 def run(args: argparse.Namespace) -> int:
     """Process the input; 0 on success, 1 when the input or a model is unusable."""
     import cv2
 
     from openpose_ros.decode.openpose_json import write_openpose_json
-    from openpose_ros.nets.registry import ensure_installed
 
     source = Path(args.input)
     try:
         reader = FrameReader(source)
-        config = _config(args)
+        pipeline = load_pipeline(args)
     except (VideoSourceError, ValueError) as err:
         print(f"openpose-ros: {err}", file=sys.stderr)
         return 1
-    names = [config.model] + ["HAND_21"] * args.hand + ["FACE_70"] * args.face
-    problem = ensure_installed(names, config.models_dir, download_missing=not args.no_download)
-    if problem:
-        print(f"openpose-ros: {problem}", file=sys.stderr)
-        return 1
-    pipeline = PosePipeline.load(config)
     output = Path(args.output)
     (output / "json").mkdir(parents=True, exist_ok=True)
     writer, frames, people_count, start = None, 0, 0, time.monotonic()

@@ -50,6 +50,16 @@ class FrameReader:
         """The image files in reading order; empty for a video."""
         return list(self._files)
 
+    @property
+    def frame_count(self) -> int:
+        """Frames in the input: the video container's count (0 when it does not say), or the
+        number of image files."""
+        import cv2
+
+        if self._capture is not None:
+            return max(int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+        return len(self._files)
+
     def read(self) -> np.ndarray | None:
         """The next frame (``H x W x 3`` uint8 BGR), or None at the end."""
         import cv2

@@ -66,3 +66,34 @@ def test_write_and_parse_round_trip(tmp_path):
         parse_openpose_json("{}", BODY_25, (1920, 1080))
     with pytest.raises(ValueError):
         parse_openpose_json(path.read_text(), COCO_18, (1920, 1080))  # 25 joints, not 18
+
+
+def test_3d_json_as_openposes_3d_module_writes_it():
+    from openpose_ros.decode.openpose_json import format_openpose_json_3d
+    from openpose_ros.layouts import FACE_70, HAND_21
+    from openpose_ros.threed.result import People3D
+
+    def group(layout, n=2):
+        j = layout.num_parts
+        pts = np.arange(n * j * 3, dtype=np.float64).reshape(n, j, 3) / 7.0
+        pts[:, 1] = np.nan  # joint 1 missing everywhere
+        ok = np.isfinite(pts[..., 0])
+        return People3D(layout, pts, ok * 0.8, ok * 3, ok * 1.5)
+
+    body = group(BODY_25)
+    people = People3D(BODY_25, body.body, body.scores, body.views, body.reproj_error,
+                      track_ids=[4, -1], left_hand=group(HAND_21), right_hand=group(HAND_21),
+                      face=group(FACE_70))
+    frame = json.loads(format_openpose_json_3d(people))
+    assert frame["version"] == 1.3 and [p["person_id"] for p in frame["people"]] == [[4], [-1]]
+    person = frame["people"][1]
+    assert all(person[k] == [] for k in ("pose_keypoints_2d", "face_keypoints_2d",
+                                         "hand_left_keypoints_2d", "hand_right_keypoints_2d"))
+    for key, part in (("pose_keypoints_3d", people), ("hand_left_keypoints_3d", people.left_hand),
+                      ("hand_right_keypoints_3d", people.right_hand), ("face_keypoints_3d", people.face)):
+        kp = np.array(person[key]).reshape(part.layout.num_parts, 4)
+        assert kp[1].tolist() == [0, 0, 0, 0]  # missing
+        assert (kp[np.arange(len(kp)) != 1, 3] == 1).all()
+        np.testing.assert_allclose(kp[2:, :3], part.body[1, 2:], rtol=1e-5, atol=1e-5)
+    bare = json.loads(format_openpose_json_3d(body))["people"][0]
+    assert bare["face_keypoints_3d"] == [] and bare["hand_left_keypoints_3d"] == []

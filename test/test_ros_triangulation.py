@@ -37,7 +37,13 @@ from openpose_ros.threed.calibration_io import (  # noqa: E402
 )
 from openpose_ros.threed.cameras import CalibrationError, Intrinsics, Rig  # noqa: E402
 from openpose_ros.evaluation.datasets import PANOPTIC_JOINTS19, load_panoptic_bodies, to_layout  # noqa: E402
-from openpose_ros.evaluation.multiview import mpjpe_mm, spread_cameras, synthetic_views  # noqa: E402
+from openpose_ros.evaluation.multiview import (  # noqa: E402
+    match_people,
+    mpjpe_mm,
+    spread_cameras,
+    synthetic_parts,
+    synthetic_views,
+)
 from ros_utils import spin_until, wait_for_subscribers  # noqa: E402
 
 PANOPTIC = "multiview/panoptic_160906_band1_gt3d"
@@ -208,6 +214,68 @@ def test_bad_input_warns_drops_and_keeps_running(ros_context, scene, tmp_path):
         assert h.spin_until(lambda: len(h.poses) == 5), h.node.problems
         assert h.node.drops["too_few_views"] == 1 and "image size (640, 480)" in h.node.problems["view_skipped"]
         assert h.poses[-1].num_views == 4  # frame 5, the node kept running
+    finally:
+        h.close()
+
+
+def test_hands_faces_binning_and_padding(ros_context, scene, tmp_path):
+    """Whole-body 2D in, hands and faces in 3D out (messages, hand TF, markers); cam3's
+    intrinsics from a 2x2-binned CameraInfo with its views at half size; cam1's views 8 px
+    narrower than calibrated (codec padding): all four views used, warned once each."""
+    cams, truth = scene
+    h = Harness(ros_context, _rig_file(tmp_path, cams, without_intrinsics=("cam3",)),
+                publish_hand_tf=True)
+    try:
+        rng = np.random.default_rng(2)
+        parts = synthetic_parts(truth, BODY_25, rng)
+        info = CameraInfo(width=1920, height=1080, distortion_model="plumb_bob", binning_x=2, binning_y=2)
+        info.k = cams[3].K.ravel().tolist()
+        info.d = cams[3].dist.tolist()
+        h.info_pubs["cam3"].publish(info)
+        assert h.spin_until(lambda: "cam3" in h.node.intrinsics)
+        assert h.node.intrinsics["cam3"].image_size == (960, 540)
+
+        def views():
+            out, _ = synthetic_views(Rig(tuple(cams)), BODY_25, truth, rng, noise_px=1.0, drop=0.0,
+                                     corrupt=False, parts=parts)
+            out = {name: out[c.name] for name, c in zip(NAMES, cams)}
+            half = out["cam3"]
+            scaled = {k: getattr(half, k) * np.array([0.5, 0.5, 1.0], np.float32)
+                      for k in ("body", "left_hand", "right_hand", "face")}
+            out["cam3"] = People(BODY_25, (960, 540), scaled.pop("body"), half.scores, **scaled)
+            out["cam1"].image_size = (1912, 1080)
+            return out
+
+        for frame in range(2):
+            h.send(views(), frame, rng)
+            assert h.spin_until(lambda: len(h.poses) == frame + 1), h.node.problems
+        assert sum(h.node.drops.values()) == 0, h.node.problems
+        msg = h.poses[-1]
+        assert msg.num_views == 4
+        people = msg_to_people3d(msg)
+        assert set(people.parts()) == {"left_hand", "right_hand", "face"}
+        rows, cols = match_people(people.body.astype(float), truth)
+        for name in ("left_hand", "right_hand", "face"):
+            part = getattr(people, name)
+            err = np.linalg.norm(part.body[rows] - parts[name][cols], axis=-1)
+            # Wrong binned intrinsics would get cam3 rejected (3 views) for nearly every joint.
+            assert np.nanmean(err) < 0.015 and (part.views[part.valid] == 4).mean() > 0.5, name
+        def this_set():
+            return {t.child_frame_id: t for m in h.tf for t in m.transforms
+                    if t.header.stamp == msg.header.stamp}
+
+        assert h.spin_until(lambda: any(f.endswith("/left_hand/Wrist") for f in this_set()))
+        tid = int(people.track_ids[0])
+        frames = this_set()
+        wrist = frames[f"body_{tid}/right_hand/Wrist"]
+        assert wrist.header.frame_id == f"body_{tid}"
+        root = frames[f"body_{tid}"].transform.translation
+        local = wrist.transform.translation
+        np.testing.assert_allclose([root.x + local.x, root.y + local.y, root.z + local.z],
+                                   people.right_hand.body[0, 0], atol=1e-5)
+        assert h.spin_until(lambda: len(h.markers) >= 2)
+        namespaces = {m.ns for m in h.markers[-1].markers}
+        assert {"left_hand_joints", "right_hand_limbs", "face_joints"} <= namespaces
     finally:
         h.close()
 

@@ -3,8 +3,12 @@
 One object per frame: ``{"version":1.3,"people":[...]}``; each person has, in this order,
 ``person_id`` (``[-1]`` untracked), ``pose_keypoints_2d``, ``face_keypoints_2d``,
 ``hand_left_keypoints_2d``, ``hand_right_keypoints_2d`` (flat ``x, y, c``; a missing joint is
-``0, 0, 0``; a disabled module is ``[]``) and the four ``*_3d`` arrays (``[]`` here). Numbers
-are written like C++ streams do by default: 6 significant digits.
+``0, 0, 0``; a disabled module is ``[]``) and the four ``*_3d`` arrays (``[]`` for 2D people).
+Numbers are written like C++ streams do by default: 6 significant digits.
+
+``format_openpose_json_3d`` writes 3D people as OpenPose's 3D module does: the ``*_3d`` arrays
+are flat ``x, y, z, c`` in the calibration's units (metres) and world frame, ``c`` 1 for a
+reconstructed joint and ``0, 0, 0, 0`` for a missing one; the ``*_2d`` arrays are ``[]``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import numpy as np
 
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
+from openpose_ros.threed.result import People3D
 
-__all__ = ["format_openpose_json", "write_openpose_json", "parse_openpose_json"]
+__all__ = ["format_openpose_json", "write_openpose_json", "parse_openpose_json",
+           "format_openpose_json_3d"]
 
 _FIELDS_2D = ("pose_keypoints_2d", "face_keypoints_2d", "hand_left_keypoints_2d",
               "hand_right_keypoints_2d")
@@ -52,6 +58,33 @@ def format_openpose_json(people: People) -> str:
         items = [f'"person_id":[{track if track >= 0 else -1}]']
         items += [f'"{name}":{text}' for name, text in zip(_FIELDS_2D, arrays)]
         items += [f'"{name}":[]' for name in _FIELDS_3D]
+        persons.append("{" + ",".join(items) + "}")
+    return '{"version":1.3,"people":[' + ",".join(persons) + "]}"
+
+
+def _flat_3d(people: People3D, i: int) -> str:
+    """Person ``i`` as ``[x0,y0,z0,c0,...]``: c = 1 where reconstructed, else 0,0,0,0."""
+    valid = people.valid[i]
+    kp = np.concatenate([people.body[i].astype(np.float64), valid[:, None].astype(np.float64)], axis=1)
+    kp = np.where(valid[:, None], kp, 0.0)
+    return "[" + ",".join(_number(v) for v in kp.ravel()) + "]"
+
+
+def format_openpose_json_3d(people: People3D) -> str:
+    """The JSON text OpenPose's 3D module writes for one frame with these 3D people."""
+    parts = people.parts()
+    persons = []
+    for i in range(len(people)):
+        track = int(people.track_ids[i])
+        arrays = (
+            _flat_3d(people, i),
+            _flat_3d(parts["face"], i) if "face" in parts else "[]",
+            _flat_3d(parts["left_hand"], i) if "left_hand" in parts else "[]",
+            _flat_3d(parts["right_hand"], i) if "right_hand" in parts else "[]",
+        )
+        items = [f'"person_id":[{track if track >= 0 else -1}]']
+        items += [f'"{name}":[]' for name in _FIELDS_2D]
+        items += [f'"{name}":{text}' for name, text in zip(_FIELDS_3D, arrays)]
         persons.append("{" + ",".join(items) + "}")
     return '{"version":1.3,"people":[' + ",".join(persons) + "]}"
 

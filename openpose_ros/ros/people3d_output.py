@@ -5,7 +5,8 @@ they name frames, place roots and draw markers the same way.
 
 TF: ``<tf_prefix>body_<id>`` per tracked person at its MidHip, else Neck, else the centroid of its
 joints, axes aligned with the header's frame; with ``joint_tf`` a child
-``<tf_prefix>body_<id>/<Joint>`` per reconstructed joint.
+``<tf_prefix>body_<id>/<Joint>`` per reconstructed joint; with ``publish_hand_tf`` a child
+``<tf_prefix>body_<id>/left_hand/<Joint>`` (and ``right_hand``) per reconstructed hand joint.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from openpose_ros.ros.qos_watch import result_qos
 from openpose_ros.ros.tf_publish import TfPublisher, make_transform
 from openpose_ros.threed.result import People3D
 
-__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "body_transforms"]
+__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "body_transforms",
+           "hand_transforms"]
 
 #: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
 ROOT_JOINTS = ("MidHip", "Neck")
@@ -37,6 +39,7 @@ class People3DOutputConfig:
     output_topic: str = "poses3d"
     publish_tf: bool = True
     publish_joint_tf: bool = True
+    publish_hand_tf: bool = False
     tf_prefix: str = ""
     publish_markers: bool = True
     marker_topic: str = "poses3d/markers"
@@ -55,13 +58,38 @@ def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
         if people.track_ids[p] < 0 or not valid[p].any():
             continue
         body = people.body[p].astype(np.float64)
-        root_at = next((r for r in roots if valid[p, r]), None)
-        root = body[root_at] if root_at is not None else body[valid[p]].mean(axis=0)
+        root = _root(body, valid[p], roots)
         frame = f"{tf_prefix}body_{int(people.track_ids[p])}"
         out.append(make_transform(header.frame_id, frame, header.stamp, root))
         if joint_tf:
             out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp, body[j] - root)
                     for j in np.flatnonzero(valid[p])]
+    return out
+
+
+def _root(body: np.ndarray, valid: np.ndarray, roots: list[int]) -> np.ndarray:
+    """``[3]`` where a person's ``body_<id>`` frame sits: the first valid root joint, else the
+    centroid of its valid joints (``body [J, 3]``, ``valid [J]``)."""
+    root_at = next((r for r in roots if valid[r]), None)
+    return body[root_at] if root_at is not None else body[valid].mean(axis=0)
+
+
+def hand_transforms(people: People3D, header: Header, *, tf_prefix: str = "") -> list:
+    """``TransformStamped`` list: ``body_<id>/<left|right>_hand/<Joint>`` per reconstructed hand
+    joint, a child of ``body_<id>`` (empty when the hands are off)."""
+    hands = [(name, part) for name, part in people.parts().items() if name != "face"]
+    if not hands:
+        return []
+    roots = [people.layout.index(n) for n in ROOT_JOINTS if people.layout.has(n)]
+    valid = people.valid
+    out = []
+    for p in np.flatnonzero((people.track_ids >= 0) & valid.any(axis=1)):
+        root = _root(people.body[p].astype(np.float64), valid[p], roots)
+        frame = f"{tf_prefix}body_{int(people.track_ids[p])}"
+        for name, hand in hands:
+            joints, names = hand.body[p].astype(np.float64), hand.layout.part_names
+            out += [make_transform(frame, f"{frame}/{name}/{names[j]}", header.stamp, joints[j] - root)
+                    for j in np.flatnonzero(hand.valid[p])]
     return out
 
 
@@ -84,6 +112,8 @@ class People3DPublisher:
         if self.tf is not None:
             self.tf.send(body_transforms(people, header, tf_prefix=self.config.tf_prefix,
                                          joint_tf=self.config.publish_joint_tf))
+            if self.config.publish_hand_tf:
+                self.tf.send(hand_transforms(people, header, tf_prefix=self.config.tf_prefix))
         if self.marker_pub is not None:
             self.marker_pub.publish(self.markers.update(people, header))
 

@@ -72,6 +72,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("output_topic", "poses3d", "Pose3DArray topic"),
     _T("publish_tf", True, "body_<id> frames (and joints) on /tf"),
     _T("publish_joint_tf", True, "one frame per joint, body_<id>/<joint>, child of body_<id>"),
+    _T("publish_hand_tf", False, "one frame per hand joint, body_<id>/left_hand/<joint> (and "
+       "right_hand), child of body_<id>"),
     _T("publish_camera_tf", True, "each camera's frame in the world frame on /tf_static"),
     _T("tf_prefix", "", "prefix of the body frames (e.g. 'mocap/')"),
     _T("publish_markers", True, "skeleton markers for rviz"),
@@ -104,6 +106,7 @@ class TriangulationNodeConfig:
     output_topic: str
     publish_tf: bool
     publish_joint_tf: bool
+    publish_hand_tf: bool
     publish_camera_tf: bool
     tf_prefix: str
     publish_markers: bool
@@ -144,7 +147,8 @@ def build_config(values: dict) -> TriangulationNodeConfig:
         reconstruction=reconstruction,
         tracking=TrackingConfig(max_distance_m=v["track_max_distance"], max_age_s=v["track_max_age"]),
         smoothing=smoothing, output_topic=v["output_topic"], publish_tf=v["publish_tf"],
-        publish_joint_tf=v["publish_joint_tf"], publish_camera_tf=v["publish_camera_tf"],
+        publish_joint_tf=v["publish_joint_tf"], publish_hand_tf=v["publish_hand_tf"],
+        publish_camera_tf=v["publish_camera_tf"],
         tf_prefix=v["tf_prefix"], publish_markers=v["publish_markers"],
         marker_topic=v["marker_topic"], marker_lifetime=v["marker_lifetime"],
         joint_diameter=v["joint_diameter"], warn_period=v["warn_period"])

@@ -15,7 +15,12 @@ camera's optical frame in the world), ``marker_topic`` (``MarkerArray``).
 Bad input never stops the node and never produces a wrong output: a message with an unknown
 frame, a malformed message, a camera still without valid intrinsics (missing or all-zero
 CameraInfo), a layout or image size that disagrees - each is dropped, counted in ``drops`` and
-logged (throttled); a set left with fewer than two usable views publishes nothing.
+logged (throttled); a set left with fewer than two usable views publishes nothing. An image size
+that is codec padding or an integer fraction of the calibrated one is used (``image_geometry``)
+with one warning; CameraInfo ``binning_x/y`` and ``roi`` are applied as image_geometry does.
+
+Hands and faces in the 2D input are triangulated with their body's views (``Person3D``
+``left_hand``, ``right_hand``, ``face``); ``publish_hand_tf`` adds a TF frame per hand joint.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from openpose_ros.ros.tf_publish import TfPublisher, make_transform, quaternion_
 from openpose_ros.ros.triangulation_config import PARAMETER_NAMES, PARAMETERS, build_config
 from openpose_ros.threed.calibration_io import CameraEntry, load_calibration
 from openpose_ros.threed.cameras import CalibrationError, Intrinsics, Rig
+from openpose_ros.threed.image_geometry import binned_roi_intrinsics
 from openpose_ros.threed.reconstruct import Reconstructor
 from openpose_ros.threed.smoothing import OneEuroSmoother
 from openpose_ros.threed.sync import StampSynchronizer, SyncConfig, SyncedSet
@@ -89,7 +95,8 @@ class TriangulationNode(Node):
         qos = result_qos()
         self.output = People3DPublisher(self, People3DOutputConfig(
             output_topic=config.output_topic, publish_tf=config.publish_tf,
-            publish_joint_tf=config.publish_joint_tf, tf_prefix=config.tf_prefix,
+            publish_joint_tf=config.publish_joint_tf, publish_hand_tf=config.publish_hand_tf,
+            tf_prefix=config.tf_prefix,
             publish_markers=config.publish_markers, marker_topic=config.marker_topic,
             marker_lifetime=config.marker_lifetime, joint_diameter=config.joint_diameter))
         self.tf_static = TfPublisher(self, static=True) if config.publish_camera_tf else None
@@ -143,7 +150,10 @@ class TriangulationNode(Node):
     def _on_camera_info(self, index: int, msg: CameraInfo) -> None:
         entry = self.entries[index]
         try:
-            intr = Intrinsics.from_camera_info(msg.k, msg.d, msg.distortion_model, msg.width, msg.height)
+            intr = binned_roi_intrinsics(
+                Intrinsics.from_camera_info(msg.k, msg.d, msg.distortion_model, msg.width, msg.height),
+                msg.binning_x, msg.binning_y,
+                (msg.roi.x_offset, msg.roi.y_offset, msg.roi.width, msg.roi.height))
             entry.camera(intr)  # the full model must be valid too
         except CalibrationError as err:
             kept = "keeping the previous intrinsics" if entry.name in self.intrinsics \
@@ -189,6 +199,8 @@ class TriangulationNode(Node):
             else:
                 views[name] = people
         result = self._reconstructor.reconstruct(views)
+        for note in result.notes.values():  # once per camera and image size
+            self.get_logger().warning(note)
         for name, reason in result.skipped.items():
             self._drop("view_skipped", f"{name}: view left out: {reason}")
         if len(result.views_used) < 2:

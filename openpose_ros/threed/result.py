@@ -65,6 +65,8 @@ class People3D:
         for name, part in self.parts().items():
             if len(part) != n:
                 raise ValueError(f"{name}: {len(part)} people, the body has {n}")
+            if not np.array_equal(part.track_ids, self.track_ids):  # a part follows its body's id
+                setattr(self, name, replace(part, track_ids=self.track_ids))
 
     def parts(self) -> dict[str, "People3D"]:
         """The hand and face parts that are on, by field name."""
