@@ -31,7 +31,8 @@ update says so, so a node can warn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -40,6 +41,11 @@ from openpose_ros.people import People
 
 __all__ = ["TrackerConfig", "TrackUpdate2D", "Tracker2D", "keypoint_similarity", "box_overlap",
            "keypoint_boxes", "valid_joints"]
+
+# Shapes: coordinates are kept component-major, ``[2, N, J]`` (x and y planes; NaN: no joint),
+# and boxes as ``[2, 2, N]`` (low/high corner, x/y), so that every reduction runs along the
+# contiguous last axis; the tracker's cost is dominated by the number of numpy calls and by
+# strided reductions, not by arithmetic.
 
 _FORBIDDEN = 1e6  # cost of a pair that must not match (finite for linear_sum_assignment)
 
@@ -94,72 +100,77 @@ class TrackUpdate2D:
 
 def valid_joints(body: np.ndarray) -> np.ndarray:
     """``[..., J]`` mask of joints with a score > 0 and finite x, y (``body [..., J, 3]``)."""
-    return (body[..., 2] > 0) & np.isfinite(body[..., :2]).all(-1)
+    return (body[..., 2] > 0) & np.isfinite(body[..., 0]) & np.isfinite(body[..., 1])
 
 
-def keypoint_boxes(xy: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``[N, 4]`` (x0, y0, x1, y1) around the ``valid`` joints of ``xy [N, J, 2]``; NaN when none."""
-    lo = np.where(valid[..., None], xy, np.inf).min(-2)
-    hi = np.where(valid[..., None], xy, -np.inf).max(-2)
-    boxes = np.concatenate([lo, hi], axis=-1)
-    boxes[~valid.any(-1)] = np.nan
-    return boxes
-
-
-def _nan_median(values: np.ndarray) -> np.ndarray:
-    """``[N, C]`` median over axis 1 of ``values [N, J, C]`` ignoring NaN (NaN where all are)."""
-    ordered = np.sort(values, axis=1)  # NaN last
-    count = np.isfinite(ordered).sum(1)  # [N, C]
-    lo = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[:, None], 1)[:, 0]
-    hi = np.take_along_axis(ordered, (count // 2)[:, None], 1)[:, 0]
-    return np.where(count > 0, (lo + hi) / 2, np.nan)
-
-
-def _padded(boxes: np.ndarray, padding: float, min_side: float) -> np.ndarray:
-    size = boxes[:, 2:] - boxes[:, :2]
-    grow = np.maximum(padding * size.max(-1, keepdims=True), (min_side - size) / 2)
-    return np.concatenate([boxes[:, :2] - grow, boxes[:, 2:] + grow], axis=-1)
+def keypoint_boxes(pts: np.ndarray) -> np.ndarray:
+    """``[2, 2, N]`` boxes (low and high corner) around the joints of ``pts [2, N, J]``
+    (pixels, NaN: missing); NaN for a row without a joint."""
+    return np.stack([np.fmin.reduce(pts, axis=2), np.fmax.reduce(pts, axis=2)])
 
 
 def box_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[A, B]`` intersection over the smaller area of boxes ``a [A, 4]`` and ``b [B, 4]``
-    (x0, y0, x1, y1); 0 where either is NaN or empty."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(hi - lo, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
+    """``[A, B]`` intersection over the smaller area of boxes ``a [2, 2, A]`` and ``b [2, 2, B]``
+    (see ``keypoint_boxes``); NaN where either box is NaN or has no area."""
+    lo = np.maximum(a[0][:, :, None], b[0][:, None, :])
+    hi = np.minimum(a[1][:, :, None], b[1][:, None, :])
+    wh = np.clip(hi - lo, 0, None)
+    size_a, size_b = a[1] - a[0], b[1] - b[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        overlap = inter / np.minimum(area_a[:, None], area_b[None])
-    return np.nan_to_num(overlap, nan=0.0, posinf=0.0)
+        return wh[0] * wh[1] / np.minimum((size_a[0] * size_a[1])[:, None],
+                                          (size_b[0] * size_b[1])[None])
 
 
-def keypoint_similarity(a: np.ndarray, valid_a: np.ndarray, b: np.ndarray, valid_b: np.ndarray,
-                        scale: np.ndarray, kappa: float) -> tuple[np.ndarray, np.ndarray]:
-    """OKS-like similarity of ``a [A, J, 2]`` and ``b [B, J, 2]`` (pixels) over shared joints.
+def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray,
+                        kappa: float) -> tuple[np.ndarray, np.ndarray]:
+    """OKS-like similarity of ``a [2, A, J]`` and ``b [2, B, J]`` (pixels, NaN: missing).
 
     Args:
-        valid_a, valid_b: ``[A, J]``, ``[B, J]`` joint masks.
         scale: ``[A, B]`` person scale in pixels of each pair.
+        kappa: tolerance as a fraction of the scale.
     Returns:
-        ``[A, B]`` similarity in [0, 1] (0 where no joint is shared) and the ``[A, B]`` count of
-        shared joints.
+        ``[A, B]`` ``mean_j exp(-d_j^2 / (2 (kappa scale)^2))`` over the joints both have (0 where
+        none is shared) and the ``[A, B]`` count of shared joints.
     """
-    common = valid_a[:, None] & valid_b[None]  # [A, B, J]
-    d2 = ((a[:, None] - b[None]) ** 2).sum(-1)
-    with np.errstate(invalid="ignore"):
-        e = np.exp(-d2 / (2.0 * (kappa * scale[..., None]) ** 2))
-    count = common.sum(-1)
-    total = np.where(common, e, 0.0).sum(-1)
-    return total / np.maximum(count, 1), count
+    # A missing joint is put far from every other one, so its term is exactly 0 and no mask over
+    # [A, B, J] is needed; float32 for the A*B*J part.
+    far = np.float32(1e8)
+    fa = np.where(np.isnan(a), far, a).astype(np.float32)
+    fb = np.where(np.isnan(b), -far, b).astype(np.float32)
+    dx = fa[0][:, None] - fb[0][None]
+    dy = fa[1][:, None] - fb[1][None]
+    e = dx * dx
+    e += dy * dy
+    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)) ** 2)[..., None]
+    np.exp(e, out=e)
+    count = (~np.isnan(a[0])).astype(np.float32) @ (~np.isnan(b[0])).T.astype(np.float32)
+    total = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis, 2-3x faster
+    return total / np.maximum(count, 1), count.astype(np.int64)
+
+
+def _padded(box: np.ndarray, padding: float, min_side: float) -> np.ndarray:
+    size = box[1] - box[0]  # [2, N]
+    grow = np.maximum(padding * size.max(0), (min_side - size) / 2)
+    return np.stack([box[0] - grow, box[1] + grow])
+
+
+def _nan_median(values: np.ndarray) -> np.ndarray:
+    """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are)."""
+    ordered = np.sort(values, axis=-1)  # NaN last
+    count = np.isfinite(ordered).sum(-1)  # [C, N]
+    c, n = np.indices(count.shape)
+    lo, hi = ordered[c, n, np.maximum(count - 1, 0) // 2], ordered[c, n, count // 2]
+    return np.where(count > 0, (lo + hi) / 2, np.nan)
 
 
 class Tracker2D:
     """Assigns stable ``track_ids`` to the successive ``People`` of one camera (module docstring).
 
-    State lives in parallel arrays over the T live tracks (confirmed and tentative): ``_xy``
-    ``[T, J, 2]`` each joint's position at ``_stamp`` (NaN: never seen), ``_vel [T, 2]``
-    pixels/second, ``_stamp``/``_hits``/``_ids`` ``[T]`` (id -1 while tentative).
+    State lives in parallel arrays over the T live tracks (confirmed and tentative), as of each
+    track's last match at ``_stamp``: ``_pts [2, T, J]`` joint positions (NaN: never seen),
+    ``_box [2, 2, T]`` their box, ``_vel [2, T]`` pixels/second, ``_hits`` and ``_ids`` (-1
+    while tentative). Every joint of a track moves with ``_vel``, so the predicted box is
+    ``_box`` moved by ``_vel * dt``.
     """
 
     def __init__(self, config: TrackerConfig = TrackerConfig()) -> None:
@@ -170,11 +181,16 @@ class Tracker2D:
         self._clear(num_parts=0)
 
     def _clear(self, num_parts: int) -> None:
-        self._xy = np.zeros((0, num_parts, 2))
-        self._vel = np.zeros((0, 2))
+        self._pts = np.zeros((2, 0, num_parts))
+        self._box = np.zeros((2, 2, 0))
+        self._vel = np.zeros((2, 0))
         self._stamp = np.zeros(0)
         self._hits = np.zeros(0, dtype=np.int64)
         self._ids = np.zeros(0, dtype=np.int64)
+
+    def _keep(self, mask: np.ndarray) -> None:
+        self._pts, self._box, self._vel = self._pts[:, mask], self._box[..., mask], self._vel[:, mask]
+        self._stamp, self._hits, self._ids = self._stamp[mask], self._hits[mask], self._ids[mask]
 
     @property
     def live_ids(self) -> tuple[int, ...]:
@@ -189,7 +205,7 @@ class Tracker2D:
     def reset(self) -> tuple[int, ...]:
         """Forget every track (ids are still never reused); returns the confirmed ids that ended."""
         ended = self.live_ids
-        self._clear(self._xy.shape[1])
+        self._clear(self._pts.shape[2])
         self._last_stamp = None
         self._image_size = None
         return ended
@@ -205,112 +221,110 @@ class Tracker2D:
             reason = "stamp_backwards"
         elif self._image_size is not None and people.image_size != self._image_size:
             reason = "image_size"
-        if reason is not None or self._xy.shape[1] != people.layout.num_parts:
+        if reason is not None or self._pts.shape[2] != people.layout.num_parts:
             ended = self.reset()
             self._clear(people.layout.num_parts)
         self._last_stamp, self._image_size = stamp_s, people.image_size
         cfg = self.config
-        body = people.body.astype(np.float64)
+        body = people.body
         valid = valid_joints(body)
-        xy = np.where(valid[..., None], body[..., :2], np.nan)
-        min_side = cfg.min_box_fraction * max(people.image_size)
+        pts = np.where(valid, body[..., :2].transpose(2, 0, 1), np.nan).astype(np.float64)
+        box = keypoint_boxes(pts)
 
         expired = stamp_s - self._stamp > cfg.max_gap_s
         if expired.any():  # before matching: a track that lapsed cannot take a new person
-            ended = ended + tuple(int(i) for i in self._ids[expired] if i >= 0)
+            ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
             self._keep(~expired)
-        dt = np.clip(stamp_s - self._stamp, 0.0, None)  # [T]
-        pred = self._xy + self._vel[:, None] * dt[:, None, None]
-        pred_valid = np.isfinite(pred).all(-1)
-        rows, cols = self._assign(xy, valid, pred, pred_valid, min_side)
-
-        # matched tracks: new positions, velocity, hits
+        dt = stamp_s - self._stamp  # [T], >= 0: stamps only grow between resets
+        shift = self._vel * dt  # [2, T]
+        pred = self._pts + shift[..., None]
+        pred_box = self._box + shift
+        rows, cols = self._assign(pts, box, pred, pred_box,
+                                  cfg.min_box_fraction * max(people.image_size))
         if len(rows):
-            seen = valid[rows]
-            step = dt[cols]
-            moving = step > 0
-            both = seen & np.isfinite(self._xy[cols]).all(-1)
-            measured = _nan_median(np.where(
-                both[..., None],
-                (xy[rows] - self._xy[cols]) / np.where(moving, step, 1.0)[:, None, None], np.nan))
-            update = moving & np.isfinite(measured).all(-1)
-            a = np.where(self._hits[cols] > 1, cfg.velocity_smoothing, 1.0)[:, None]
-            self._vel[cols] = np.where(update[:, None], a * measured + (1 - a) * self._vel[cols],
-                                       self._vel[cols])
-            self._xy[cols] = np.where(seen[..., None], xy[rows], pred[cols])
-            self._stamp[cols] = stamp_s
-            self._hits[cols] += 1
+            self._matched(rows, cols, pts, pred, dt[cols], stamp_s)
 
         matched = np.zeros(len(self._ids), dtype=bool)
         matched[cols] = True
-        keep = (matched | ((self._ids >= 0) & (stamp_s - self._stamp <= cfg.max_gap_s)))
-        keep &= matched | self._inside_image(pred, pred_valid, people.image_size)
-        ended = ended + tuple(int(i) for i in self._ids[~keep] if i >= 0)
+        (x0, y0), (x1, y1) = pred_box
+        w, h = people.image_size
+        in_view = (x1 >= 0) & (x0 <= w) & (y1 >= 0) & (y0 <= h)
+        keep = matched | ((self._ids >= 0) & in_view)  # tentative tracks die at their first miss
+        ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
 
-        # confirmation: next ids in order of the people in this frame
-        confirm = matched & (self._ids < 0) & (self._hits >= cfg.min_hits)
-        order = np.flatnonzero(confirm)
-        if len(order):  # ids in the order of the people in this frame (cols are ascending)
-            by_row = order[np.argsort(rows[np.searchsorted(cols, order)])]
-            self._ids[by_row] = np.arange(self._next_id, self._next_id + len(by_row))
-            self._next_id += len(by_row)
-
+        confirm = np.flatnonzero(matched & (self._ids < 0) & (self._hits >= cfg.min_hits))
+        if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
+            self._issue_ids(confirm[np.argsort(rows[np.searchsorted(cols, confirm)])])
         track_ids = np.full(len(people), -1, dtype=np.int32)
         track_ids[rows] = self._ids[cols]
 
-        # new tentative tracks for the people with a valid joint that matched nothing
+        self._keep(keep)
         new = np.ones(len(people), dtype=bool)
         new[rows] = False
-        new &= valid.any(-1)
-        self._keep(keep)
-        self._xy = np.concatenate([self._xy, xy[new]])
-        self._vel = np.concatenate([self._vel, np.zeros((int(new.sum()), 2))])
-        self._stamp = np.concatenate([self._stamp, np.full(int(new.sum()), stamp_s)])
-        self._hits = np.concatenate([self._hits, np.ones(int(new.sum()), np.int64)])
-        self._ids = np.concatenate([self._ids, np.full(int(new.sum()), -1, np.int64)])
-        if cfg.min_hits == 1 and new.any():
-            fresh = np.arange(len(self._ids) - int(new.sum()), len(self._ids))
-            self._ids[fresh] = np.arange(self._next_id, self._next_id + len(fresh))
-            self._next_id += len(fresh)
-            track_ids[np.flatnonzero(new)] = self._ids[fresh]
-        return TrackUpdate2D(replace(people, track_ids=track_ids), reason, ended)
+        new = np.flatnonzero(new & valid.any(-1))  # people with no valid joint get no track
+        if len(new):
+            self._add(pts[:, new], box[..., new], stamp_s)
+            if cfg.min_hits == 1:
+                fresh = np.arange(len(self._ids) - len(new), len(self._ids))
+                self._issue_ids(fresh)
+                track_ids[new] = self._ids[fresh]
+        out = copy.copy(people)
+        out.track_ids = track_ids
+        return TrackUpdate2D(out, reason, ended)
 
-    def _keep(self, mask: np.ndarray) -> None:
-        self._xy, self._vel = self._xy[mask], self._vel[mask]
-        self._stamp, self._hits, self._ids = self._stamp[mask], self._hits[mask], self._ids[mask]
+    def _matched(self, rows: np.ndarray, cols: np.ndarray, pts: np.ndarray, pred: np.ndarray,
+                 dt: np.ndarray, stamp_s: float) -> None:
+        """Tracks ``cols`` take people ``rows``: positions, velocity, box, hits."""
+        seen, last = pts[:, rows], self._pts[:, cols]
+        moving = dt > 0
+        # NaN unless the joint is seen now and was known: the median skips it
+        measured = _nan_median((seen - last) / np.where(moving, dt, 1.0)[:, None])
+        update = moving & np.isfinite(measured).all(0)
+        a = np.where(self._hits[cols] > 1, self.config.velocity_smoothing, 1.0)
+        self._vel[:, cols] = np.where(update, a * measured + (1 - a) * self._vel[:, cols],
+                                      self._vel[:, cols])
+        self._pts[:, cols] = np.where(np.isnan(seen), pred[:, cols], seen)
+        self._box[..., cols] = keypoint_boxes(self._pts[:, cols])
+        self._stamp[cols] = stamp_s
+        self._hits[cols] += 1
 
-    def _assign(self, xy: np.ndarray, valid: np.ndarray, pred: np.ndarray,
-                pred_valid: np.ndarray, min_side: float) -> tuple[np.ndarray, np.ndarray]:
+    def _add(self, pts: np.ndarray, box: np.ndarray, stamp_s: float) -> None:
+        """New tentative tracks, one per person of ``pts [2, n, J]``."""
+        n = pts.shape[1]
+        self._pts = np.concatenate([self._pts, pts], axis=1)
+        self._box = np.concatenate([self._box, box], axis=2)
+        self._vel = np.concatenate([self._vel, np.zeros((2, n))], axis=1)
+        self._stamp = np.concatenate([self._stamp, np.full(n, stamp_s)])
+        self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
+        self._ids = np.concatenate([self._ids, np.full(n, -1, np.int64)])
+
+    def _issue_ids(self, tracks: np.ndarray) -> None:
+        self._ids[tracks] = np.arange(self._next_id, self._next_id + len(tracks))
+        self._next_id += len(tracks)
+
+    def _assign(self, pts: np.ndarray, box: np.ndarray, pred: np.ndarray, pred_box: np.ndarray,
+                min_side: float) -> tuple[np.ndarray, np.ndarray]:
         """Rows (people) and columns (tracks) of the accepted matches, columns ascending."""
-        empty = np.zeros(0, dtype=np.int64)
-        if not len(xy) or not len(pred):
+        if not pts.shape[1] or not pred.shape[1]:
+            empty = np.zeros(0, dtype=np.int64)
             return empty, empty
         cfg = self.config
-        det_box = keypoint_boxes(xy, valid)
-        trk_box = keypoint_boxes(pred, pred_valid)
-        det_area = (det_box[:, 2:] - det_box[:, :2]).prod(-1)
-        trk_area = (trk_box[:, 2:] - trk_box[:, :2]).prod(-1)
-        scale = np.sqrt(np.nan_to_num(np.maximum(det_area[:, None], trk_area[None]), nan=0.0))
-        scale = np.maximum(scale, min_side)
-        oks, common = keypoint_similarity(xy, valid, pred, pred_valid, scale, cfg.kappa)
-        overlap = box_overlap(_padded(det_box, cfg.box_padding, min_side),
-                      _padded(trk_box, cfg.box_padding, min_side))
+        size, pred_size = box[1] - box[0], pred_box[1] - pred_box[0]
+        # fmax: a person without a valid joint (NaN box) takes the track's scale, and is
+        # refused below anyway
+        area = np.fmax((size[0] * size[1])[:, None], (pred_size[0] * pred_size[1])[None])
+        scale = np.fmax(np.sqrt(area), min_side)
+        oks, common = keypoint_similarity(pts, pred, scale, cfg.kappa)
         use_oks = common >= cfg.min_common_joints
-        sim = np.where(use_oks, oks, overlap)
-        ok = np.where(use_oks, oks >= cfg.min_similarity, overlap >= cfg.min_box_overlap)
-        ok &= valid.any(-1)[:, None] & pred_valid.any(-1)[None]
-        cost = np.where(ok, 1.0 - sim, _FORBIDDEN)
-        rows, cols = linear_sum_assignment(cost)
+        sim = oks
+        if not use_oks.all():  # someone seen by a few joints only
+            overlap = box_overlap(_padded(box, cfg.box_padding, min_side),
+                                  _padded(pred_box, cfg.box_padding, min_side))
+            sim = np.where(use_oks, oks, overlap)
+        with np.errstate(invalid="ignore"):  # NaN overlap (no valid joint) never matches
+            ok = sim >= np.where(use_oks, cfg.min_similarity, cfg.min_box_overlap)
+        rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
         accept = ok[rows, cols]
         rows, cols = rows[accept], cols[accept]
         order = np.argsort(cols)
         return rows[order], cols[order]
-
-    def _inside_image(self, pred: np.ndarray, pred_valid: np.ndarray,
-                      image_size: tuple[int, int]) -> np.ndarray:
-        """``[T]`` whether some predicted joint of each track is still inside the image."""
-        w, h = image_size
-        x, y = pred[..., 0], pred[..., 1]
-        with np.errstate(invalid="ignore"):
-            inside = pred_valid & (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
-        return inside.any(-1) | ~pred_valid.any(-1)

@@ -220,16 +220,15 @@ def test_hands_and_faces_ride_with_their_person(rng):
     assert list(out.people.track_ids) == [0, 1]
 
 
-def test_similarity_and_iou_helpers():
-    a = np.array([[[0.0, 0.0], [10.0, 0.0]]])
-    valid = np.ones((1, 2), bool)
-    sim, count = keypoint_similarity(a, valid, a + 0.0, valid, np.full((1, 1), 100.0), 0.1)
+def test_similarity_and_overlap_helpers():
+    a = np.array([[[0.0, 10.0, np.nan]], [[0.0, 0.0, np.nan]]])  # [2, 1, 3]: two joints, one missing
+    sim, count = keypoint_similarity(a, a + 0.0, np.full((1, 1), 100.0), 0.1)
     assert sim[0, 0] == pytest.approx(1.0) and count[0, 0] == 2
-    far, _ = keypoint_similarity(a, valid, a + 30.0, valid, np.full((1, 1), 100.0), 0.1)
+    far, _ = keypoint_similarity(a, a + 30.0, np.full((1, 1), 100.0), 0.1)
     assert far[0, 0] < 0.02
-    boxes = np.array([[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
-    inside = np.array([[2.0, 2, 4, 4]])
-    overlap = box_overlap(boxes, np.concatenate([boxes, inside]))
+    boxes = np.array([[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [2, 2, 4, 4]])
+    boxes = boxes.T.reshape(2, 2, 4)  # [low/high, x/y, N]
+    overlap = box_overlap(boxes[..., :3], boxes)
     assert overlap[0, 1] == pytest.approx(0.5) and overlap[0, 2] == 0 and overlap[0, 0] == 1
     assert overlap[0, 3] == 1 and overlap[1, 3] == 0
 
