@@ -76,9 +76,9 @@ class IdentityCounts:
 
 
 def identity_counts(assigned: np.ndarray) -> IdentityCounts:
-    """Counts over ``assigned [F, G]``: per frame and ground-truth identity, a track id, or
+    """Counts over ``assigned [F, G]`` (int): per frame and ground-truth identity, a track id, or
     ``UNTRACKED`` / ``UNSEEN`` (see the module docstring)."""
-    assigned = np.asarray(assigned, dtype=np.int64).reshape(len(assigned), -1)
+    assigned = np.asarray(assigned, dtype=np.int64)
     switches = fragments = 0
     ids, tracked, seen = [], [], []
     for column in assigned.T:
