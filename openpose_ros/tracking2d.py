@@ -71,7 +71,7 @@ class TrackerConfig:
 
     max_gap_s: float = 1.0
     min_hits: int = 2
-    kappa: float = 0.15
+    kappa: float = 0.25
     min_similarity: float = 0.2
     min_box_overlap: float = 0.5
     min_common_joints: int = 3

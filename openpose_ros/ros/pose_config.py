@@ -106,7 +106,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        bounds=(0.0, 3600.0), runtime=True),
     _T("tracking_min_hits", 2, "detections before a track is confirmed and gets an id (-1 until "
        "then)", bounds=(1, 1000), runtime=True),
-    _T("tracking_kappa", 0.15, "keypoint tolerance as a fraction of the person's size",
+    _T("tracking_kappa", 0.25, "keypoint tolerance as a fraction of the person's size",
        bounds=(0.001, 10.0), runtime=True),
     _T("tracking_min_similarity", 0.2, "lowest keypoint similarity (0-1) that continues a track",
        bounds=(0.0, 1.0), runtime=True),
