@@ -31,7 +31,6 @@ update says so, so a node can warn.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,15 +134,16 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray,
     # A missing joint is put far from every other one, so its term is exactly 0 and no mask over
     # [A, B, J] is needed; float32 for the A*B*J part.
     far = np.float32(1e8)
-    fa = np.where(np.isnan(a), far, a).astype(np.float32)
-    fb = np.where(np.isnan(b), -far, b).astype(np.float32)
+    missing_a, missing_b = np.isnan(a), np.isnan(b)
+    fa = np.where(missing_a, far, a).astype(np.float32)
+    fb = np.where(missing_b, -far, b).astype(np.float32)
     dx = fa[0][:, None] - fb[0][None]
     dy = fa[1][:, None] - fb[1][None]
     e = dx * dx
     e += dy * dy
     e *= (-0.5 / (kappa * np.asarray(scale, np.float32)) ** 2)[..., None]
     np.exp(e, out=e)
-    count = (~np.isnan(a[0])).astype(np.float32) @ (~np.isnan(b[0])).T.astype(np.float32)
+    count = (~missing_a[0]).astype(np.float32) @ (~missing_b[0]).T.astype(np.float32)
     total = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis, 2-3x faster
     return total / np.maximum(count, 1), count.astype(np.int64)
 
@@ -232,7 +232,7 @@ class Tracker2D:
         box = keypoint_boxes(pts)
 
         expired = stamp_s - self._stamp > cfg.max_gap_s
-        if expired.any():  # before matching: a track that lapsed cannot take a new person
+        if len(expired) and expired.any():  # before matching: a track that lapsed cannot take a new person
             ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
             self._keep(~expired)
         dt = stamp_s - self._stamp  # [T], >= 0: stamps only grow between resets
@@ -258,7 +258,8 @@ class Tracker2D:
         track_ids = np.full(len(people), -1, dtype=np.int32)
         track_ids[rows] = self._ids[cols]
 
-        self._keep(keep)
+        if not keep.all():
+            self._keep(keep)
         new = np.ones(len(people), dtype=bool)
         new[rows] = False
         new = np.flatnonzero(new & valid.any(-1))  # people with no valid joint get no track
@@ -268,8 +269,8 @@ class Tracker2D:
                 fresh = np.arange(len(self._ids) - len(new), len(self._ids))
                 self._issue_ids(fresh)
                 track_ids[new] = self._ids[fresh]
-        out = copy.copy(people)
-        out.track_ids = track_ids
+        out = object.__new__(People)  # a shallow copy, without re-checking every array
+        out.__dict__.update(people.__dict__, track_ids=track_ids)
         return TrackUpdate2D(out, reason, ended)
 
     def _matched(self, rows: np.ndarray, cols: np.ndarray, pts: np.ndarray, pred: np.ndarray,
