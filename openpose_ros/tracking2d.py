@@ -18,8 +18,10 @@ joints seen in two successive matches) moves every keypoint: per-joint velocitie
 detections a few pixels noisy would be noisier than the limb motion they add. Joints not seen
 travel with the body.
 
-A track lives while ``stamp - last_seen <= max_gap_s`` and ends at once when its predicted
-box lies wholly outside the image (the person walked out). It is *tentative* until matched
+A track ends once it has missed a frame and has been unseen for more than ``max_gap_s``, and
+at once when its predicted box lies wholly outside the image (the person walked out). Time
+without frames is no miss: a node that processes a frame every 1.5 s on a slow CPU still
+continues its tracks from one frame to the next. It is *tentative* until matched
 ``min_hits`` times (reporting -1) and dies at its first miss; confirmation gives it the next id
 of this tracker, and ids are never reused, not even after a reset. People without one valid
 joint (score > 0 and finite coordinates) never get a track. Hands and faces are rows of the same
@@ -54,7 +56,8 @@ class TrackerConfig:
     """Parameters of :class:`Tracker2D`.
 
     Attributes:
-        max_gap_s: longest time (seconds of image stamps) a confirmed track survives unseen.
+        max_gap_s: longest time (seconds of image stamps) a confirmed track survives unseen,
+            once it has missed a frame.
         min_hits: matches before a track is confirmed and gets an id (1: at once).
         kappa: keypoint tolerance as a fraction of the person scale (OKS's ``2 sigma``).
         min_similarity: lowest keypoint similarity (0..1) that may match.
@@ -168,8 +171,8 @@ class Tracker2D:
 
     State lives in parallel arrays over the T live tracks (confirmed and tentative), as of each
     track's last match at ``_stamp``: ``_pts [2, T, J]`` joint positions (NaN: never seen),
-    ``_box [2, 2, T]`` their box, ``_vel [2, T]`` pixels/second, ``_hits`` and ``_ids`` (-1
-    while tentative). Every joint of a track moves with ``_vel``, so the predicted box is
+    ``_box [2, 2, T]`` their box, ``_vel [2, T]`` pixels/second, ``_hits``, ``_missed`` (frames
+    since the last match) and ``_ids`` (-1 while tentative). Every joint of a track moves with ``_vel``, so the predicted box is
     ``_box`` moved by ``_vel * dt``.
     """
 
@@ -186,11 +189,13 @@ class Tracker2D:
         self._vel = np.zeros((2, 0))
         self._stamp = np.zeros(0)
         self._hits = np.zeros(0, dtype=np.int64)
+        self._missed = np.zeros(0, dtype=np.int64)
         self._ids = np.zeros(0, dtype=np.int64)
 
     def _keep(self, mask: np.ndarray) -> None:
         self._pts, self._box, self._vel = self._pts[:, mask], self._box[..., mask], self._vel[:, mask]
         self._stamp, self._hits, self._ids = self._stamp[mask], self._hits[mask], self._ids[mask]
+        self._missed = self._missed[mask]
 
     @property
     def live_ids(self) -> tuple[int, ...]:
@@ -231,7 +236,7 @@ class Tracker2D:
         pts = np.where(valid, body[..., :2].transpose(2, 0, 1), np.nan).astype(np.float64)
         box = keypoint_boxes(pts)
 
-        expired = stamp_s - self._stamp > cfg.max_gap_s
+        expired = (stamp_s - self._stamp > cfg.max_gap_s) & (self._missed > 0)
         if len(expired) and expired.any():  # before matching: a track that lapsed cannot take a new person
             ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
             self._keep(~expired)
@@ -246,6 +251,7 @@ class Tracker2D:
 
         matched = np.zeros(len(self._ids), dtype=bool)
         matched[cols] = True
+        self._missed = np.where(matched, 0, self._missed + 1)
         (x0, y0), (x1, y1) = pred_box
         w, h = people.image_size
         in_view = (x1 >= 0) & (x0 <= w) & (y1 >= 0) & (y0 <= h)
@@ -297,6 +303,7 @@ class Tracker2D:
         self._vel = np.concatenate([self._vel, np.zeros((2, n))], axis=1)
         self._stamp = np.concatenate([self._stamp, np.full(n, stamp_s)])
         self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
+        self._missed = np.concatenate([self._missed, np.zeros(n, np.int64)])
         self._ids = np.concatenate([self._ids, np.full(n, -1, np.int64)])
 
     def _issue_ids(self, tracks: np.ndarray) -> None:

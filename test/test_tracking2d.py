@@ -92,9 +92,24 @@ def test_someone_else_at_the_same_place_gets_a_new_id(rng):
     a, b = template(rng), template(rng, height=320)
     tracker = Tracker2D(TrackerConfig(max_gap_s=0.5))
     frames = [(k / FPS, frame([a + (640, 360)], rng)) for k in range(30)]
+    frames += [(1.0 + k / FPS, frame([], rng)) for k in range(30)]  # nobody for a second
     frames += [(2.0 + k / FPS, frame([b + (640, 360)], rng)) for k in range(30)]
     ids = run(tracker, frames)
     assert ids[10][0] >= 0 and ids[-1][0] >= 0 and ids[10][0] != ids[-1][0]
+
+
+def test_time_without_frames_is_no_miss(rng):
+    # A slow node: a frame every 1.5 s, longer than max_gap_s; people who stay keep their ids.
+    a, b = template(rng), template(rng)
+    frames = [(1.5 * k, frame([a + (400 + 5 * k, 360), b + (900, 360)], rng)) for k in range(6)]
+    ids = run(Tracker2D(TrackerConfig(max_gap_s=1.0)), frames)
+    assert all(list(i) == list(ids[1]) for i in ids[1:]) and min(ids[1]) >= 0
+    # ...but once missed, the gap counts: A is not seen at 9 s, and is new at 10.5 s.
+    tracker = Tracker2D(TrackerConfig(max_gap_s=1.0))
+    run(tracker, frames)
+    tracker.update(frame([b + (900, 360)], rng), 9.0)
+    back = tracker.update(frame([a + (430, 360), b + (900, 360)], rng), 10.5).people.track_ids
+    assert back[0] == -1 and back[1] == ids[1][1]
 
 
 def test_walking_out_ends_the_track_at_once(rng):
