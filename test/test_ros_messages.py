@@ -154,3 +154,12 @@ def test_malformed_pose_messages_raise_format_error():
         msg_to_people(ragged)
     with pytest.raises(MessageFormatError, match="image size 0x10 is empty"):
         msg_to_people(Pose2DArray(layout=0, image_width=0, image_height=10))
+
+
+def test_16_bit_png_decodes_like_a_16_bit_raw_image():
+    """A 16-bit PNG (OpenCV order, BGR) is scaled to 8 bits by the codec's one rule."""
+    bgr16 = np.array([[[65535, 129, 43794], [0, 25700, 128]]], np.uint16)
+    expected = [[[255, 1, 170], [0, 100, 0]]]  # round(v * 255 / 65535)
+    assert compressed_to_bgr8(array_to_compressed_image(bgr16, "png")).tolist() == expected
+    mono = compressed_to_bgr8(array_to_compressed_image(bgr16[..., 2], "png"))
+    assert mono.tolist() == [[[170] * 3, [0] * 3]]

@@ -275,7 +275,7 @@ def test_bad_input_is_dropped_counted_and_other_cameras_go_on(graph):
     spin_until(executor, lambda: all(c.poses_pub.get_subscription_count() for c in node.cameras))
 
     wrong = image_msg(1, "bad")
-    wrong.encoding = "yuv422_yuy2"
+    wrong.encoding = "yuv420"  # no such ROS encoding
     empty = Image(encoding="bgr8", width=0, height=0, step=0)
     huge = Image(encoding="mono8", width=10_000, height=10_000, step=10_000)  # declared size
     bomb = array_to_compressed_image(np.zeros((10_000, 10_000), np.uint8), "png")
@@ -297,7 +297,7 @@ def test_bad_input_is_dropped_counted_and_other_cameras_go_on(graph):
 
     bad_stats = node.cameras[1].stats
     assert bad_stats.drops["bad_image"] == 2 and bad_stats.drops["too_large"] == 1
-    assert "yuv422" in bad_stats.last_error or "too_large" in bad_stats.last_error
+    assert "yuv420" in bad_stats.last_error or "too_large" in bad_stats.last_error
     assert not got["zip"] and node.lifecycle_state == "active"
     # The good camera stops: diagnostics turn it to WARN with "no image", the node keeps going.
     diags.clear()
@@ -404,6 +404,43 @@ def test_worker_survives_a_failing_network(graph):
     spin_until(executor, lambda: node.cameras[0].poses_pub.get_subscription_count() > 0)
     pub.publish(image_msg(2, "fail"))
     assert spin_until(executor, lambda: got)
+
+
+def test_bayer_and_yuyv_cameras_are_decoded_to_their_colours(graph):
+    """A FLIR-style ``bayer_rggb8`` and a webcam's ``yuv422_yuy2`` frame of one colour: the
+    stand-in estimator's output shows the decoded pixels (score: red of pixel 0,0; joint y:
+    mean blue), so a wrong pattern or byte order would show."""
+    executor, helper, make = graph
+    node, factory = make(image_topics=["/flir/image_raw", "/usb/image_raw"], batch_window=0.0)
+    got = {c: collect(helper, f"/{c}/poses") for c in ("flir", "usb")}
+    pubs = {c: image_pub(helper, f"/{c}/image_raw") for c in ("flir", "usb")}
+    for pub in pubs.values():
+        wait_for_subscribers(executor, pub)
+    spin_until(executor, lambda: all(c.poses_pub.get_subscription_count() for c in node.cameras))
+    w, h = 64, 48
+    red, green, blue = 200, 90, 60
+    bayer = np.empty((h, w), np.uint8)  # R G / G B cells sampled from the uniform colour
+    bayer[0::2, 0::2], bayer[0::2, 1::2], bayer[1::2, 0::2], bayer[1::2, 1::2] = \
+        red, green, green, blue
+    flir = Image(encoding="bayer_rggb8", height=h, width=w, step=w, data=bayer.tobytes())
+    flir.header.frame_id = "flir"
+    # BT.601 video range (Y 16-235, Cb/Cr 16-240), bytes Y U Y V.
+    e = np.array([red, green, blue]) / 255.0
+    luma = float(e @ [0.299, 0.587, 0.114])
+    y, cb, cr = np.round([16 + 219 * luma, 128 + 224 * (e[2] - luma) / 1.772,
+                          128 + 224 * (e[0] - luma) / 1.402])
+    yuyv = np.tile(np.array([y, cb, y, cr], np.uint8), (h, w // 2))
+    usb = Image(encoding="yuv422_yuy2", height=h, width=w, step=2 * w, data=yuyv.tobytes())
+    usb.header.frame_id = "usb"
+    pubs["flir"].publish(flir)
+    pubs["usb"].publish(usb)
+    assert spin_until(executor, lambda: got["flir"] and got["usb"])
+    for camera, tolerance in (("flir", 0), ("usb", 3)):
+        people = msg_to_people(got[camera][0])
+        assert people.image_size == (w, h)
+        assert abs(people.scores[0] - red) <= tolerance, camera
+        assert abs(people.body[0, 0, 1] - blue * h / 255.0) <= tolerance * h / 255.0, camera
+    assert all(not c.stats.drops.get("bad_image") for c in node.cameras)
 
 
 class TwoWalkers:

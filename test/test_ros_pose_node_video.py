@@ -116,3 +116,32 @@ def test_lockstep_source_gets_every_frame_answered_by_a_slow_node(ros_context, t
         pose.stop()
         for node in (pose, listener, source):
             node.destroy_node()
+
+
+def test_source_stands_in_for_a_bayer_camera(ros_context, tmp_path):
+    """``encoding:=bayer_rggb8``: the published mosaic holds R, G / G, B of the file's pixels."""
+    cv2.imwrite(str(tmp_path / "frame.png"), np.full((24, 32, 3), (10, 20, 30), np.uint8))  # BGR
+    with pytest.raises(VideoSourceError, match="parameter encoding: writing nv21"):
+        VideoSource(context=ros_context, parameter_overrides=[
+            Parameter("path", value=str(tmp_path)), Parameter("encoding", value="nv21")])
+    executor = SingleThreadedExecutor(context=ros_context)
+    listener = Node("listener", context=ros_context)
+    images = []
+    listener.create_subscription(Image, "/flir/image_raw", images.append, QoSProfile(depth=10))
+    executor.add_node(listener)
+    spin_until(executor, lambda: False, timeout=0.3)
+    source = VideoSource(context=ros_context, namespace="flir", parameter_overrides=[
+        Parameter("path", value=str(tmp_path)), Parameter("rate", value=20.0),
+        Parameter("encoding", value="bayer_rggb8")])
+    executor.add_node(source)
+    try:
+        assert spin_until(executor, lambda: images, 5.0)
+        msg = images[0]
+        assert (msg.encoding, msg.width, msg.height, msg.step) == ("bayer_rggb8", 32, 24, 32)
+        mosaic = np.frombuffer(bytes(msg.data), np.uint8).reshape(24, 32)
+        assert mosaic[:2, :2].tolist() == [[30, 20], [20, 10]]
+        assert (mosaic[0::2, 0::2] == 30).all() and (mosaic[1::2, 1::2] == 10).all()
+    finally:
+        executor.shutdown()
+        source.destroy_node()
+        listener.destroy_node()

@@ -41,13 +41,9 @@ def array_to_image(image: np.ndarray, encoding: str, header: Header | None = Non
 
 def compressed_to_bgr8(msg: CompressedImage) -> np.ndarray:
     """Decode a ``CompressedImage`` to BGR uint8."""
-    image = compressed_to_array(msg.data, msg.format)
-    if image.ndim == 2:
-        return to_bgr8(image, "mono16" if image.dtype == np.uint16 else "mono8")
-    encoding = "bgra8" if image.shape[2] == 4 else "bgr8"
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    return to_bgr8(image, encoding)
+    image = compressed_to_array(msg.data, msg.format)  # OpenCV's order: mono, BGR or BGRA
+    layout = "mono" if image.ndim == 2 else "bgra" if image.shape[2] == 4 else "bgr"
+    return to_bgr8(image, f"{layout}{16 if image.dtype == np.uint16 else 8}")
 
 
 def array_to_compressed_image(image: np.ndarray, fmt: str = "jpeg",

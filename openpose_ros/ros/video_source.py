@@ -1,7 +1,8 @@
 """A camera stand-in: a video file or an image folder published as ``Image`` + ``CameraInfo``.
 
-Topics (relative, so a namespace or remapping places them): ``image_raw`` (``bgr8``) and
-``camera_info``. Frames go out at the file's rate (``rate`` overrides it; folders default to
+Topics (relative, so a namespace or remapping places them): ``image_raw`` (``bgr8``, or what
+the ``encoding`` parameter names, e.g. ``bayer_rggb8`` or ``yuyv``, to stand in for a camera
+that publishes it) and ``camera_info``. Frames go out at the file's rate (``rate`` overrides it; folders default to
 10 Hz), stamped with the publishing time.
 
 Lock-step mode (``wait_for_results`` names a ``Pose2DArray`` topic): the first frame waits
@@ -27,6 +28,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
 from openpose_ros.frames import FrameReader, VideoSourceError
+from openpose_ros.image_codec import ImageFormatError, bgr8_to
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.images import array_to_image
 from openpose_ros.ros.session import ros_session
@@ -57,7 +59,7 @@ def load_camera_info(url: str) -> CameraInfo:
 
 
 class VideoSource(Node):
-    """Publishes a video or image folder (parameters: path, frame_id, rate, loop,
+    """Publishes a video or image folder (parameters: path, frame_id, encoding, rate, loop,
     camera_info_url, max_frames, wait_for_results, result_timeout, reliability).
 
     Raises:
@@ -69,6 +71,7 @@ class VideoSource(Node):
         p = self.declare_parameter
         path = p("path", "").value
         self.frame_id = p("frame_id", "camera").value
+        self.encoding = p("encoding", "bgr8").value
         rate = p("rate", 0.0).value
         self.loop = p("loop", False).value
         info_url = p("camera_info_url", "").value
@@ -78,6 +81,10 @@ class VideoSource(Node):
         reliable = p("reliability", "reliable").value == "reliable"
         if not path:
             raise VideoSourceError("parameter path is empty: give a video file or image folder")
+        try:
+            bgr8_to(np.zeros((2, 2, 3), np.uint8), self.encoding)
+        except ImageFormatError as err:
+            raise VideoSourceError(f"parameter encoding: {err}") from None
         self.reader = FrameReader(path)
         self.rate = rate if rate > 0 else (self.reader.fps or _FOLDER_RATE)
         self._info = None if info_url == "none" else (
@@ -137,7 +144,12 @@ class VideoSource(Node):
                                      and self._result_sub.get_publisher_count() > 0)
 
     def _publish(self, frame: np.ndarray, now: float) -> None:
-        msg = array_to_image(frame, "bgr8")
+        try:
+            msg = array_to_image(bgr8_to(frame, self.encoding), self.encoding)
+        except ImageFormatError as err:  # e.g. an odd-width video as yuyv
+            self.get_logger().error(f"cannot publish frame {self.published}: {err}")
+            self.finished = True
+            return
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.frame_id
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
