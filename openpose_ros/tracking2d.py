@@ -108,7 +108,10 @@ def valid_joints(body: np.ndarray) -> np.ndarray:
 def keypoint_boxes(pts: np.ndarray) -> np.ndarray:
     """``[2, 2, N]`` boxes (low and high corner) around the joints of ``pts [2, N, J]``
     (pixels, NaN: missing); NaN for a row without a joint."""
-    return np.stack([np.fmin.reduce(pts, axis=2), np.fmax.reduce(pts, axis=2)])
+    boxes = np.empty((2,) + pts.shape[:2])
+    np.fmin.reduce(pts, axis=2, out=boxes[0])
+    np.fmax.reduce(pts, axis=2, out=boxes[1])
+    return boxes
 
 
 def box_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -255,9 +258,7 @@ class Tracker2D:
         matched = np.zeros(len(self._ids), dtype=bool)
         matched[cols] = True
         self._missed = np.where(matched, 0, self._missed + 1)
-        (x0, y0), (x1, y1) = pred_box
-        w, h = people.image_size
-        in_view = (x1 >= 0) & (x0 <= w) & (y1 >= 0) & (y0 <= h)
+        in_view = ((pred_box[1] >= 0) & (pred_box[0] <= np.array(people.image_size)[:, None])).all(0)
         keep = matched | ((self._ids >= 0) & in_view)  # tentative tracks die at their first miss
         ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
 
