@@ -3,10 +3,14 @@ rendered images/video out.
 
     openpose-ros --input PATH --output DIR [--model BODY_25] [--net-resolution=-1x368]
                  [--hand] [--face] [--device auto] [--max-frames N] [--no-render]
+                 [--tracking]
 
 Writes ``DIR/json/<name>_keypoints.json`` per frame (OpenPose's format and naming: an image's
 file stem, or ``<video>_<frame:012d>`` for a video) and ``DIR/<name>_rendered.png`` per image or
 ``DIR/<video>_rendered.mp4`` for a video. Runs the same ``PosePipeline`` as the pose node.
+With ``--tracking`` the frames go through one ``Tracker2D`` (stamped frame / fps, 30 fps for
+images), so the JSON's ``person_id`` and the rendered ids follow each person; without it
+``person_id`` is ``[-1]``, as OpenPose writes it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 from openpose_ros.frames import FrameReader, VideoSourceError
 from openpose_ros.pipeline import PipelineConfig, PosePipeline, parse_net_resolution
+from openpose_ros.tracking2d import Tracker2D
 
 __all__ = ["main", "parse_args", "run", "add_pipeline_arguments", "load_pipeline"]
 
@@ -53,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_pipeline_arguments(parser)
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     parser.add_argument("--no-render", action="store_true", help="write JSON only")
+    parser.add_argument("--tracking", action="store_true",
+                        help="track people across frames: person_id in the JSON, ids drawn")
     return parser.parse_args(argv)
 
 
@@ -96,9 +103,12 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     (output / "json").mkdir(parents=True, exist_ok=True)
     writer, frames, people_count, start = None, 0, 0, time.monotonic()
+    tracker = Tracker2D() if args.tracking else None
     try:
         for name, frame in reader.named_frames():
             people = pipeline([frame])[0]
+            if tracker is not None:
+                people = tracker.update(people, frames / (reader.fps or 30.0)).people
             write_openpose_json(output / "json" / f"{name}_keypoints.json", people)
             frames, people_count = frames + 1, people_count + len(people)
             if not args.no_render:

@@ -1,4 +1,5 @@
-"""Draw people on a BGR image: skeleton lines and joints, hands and faces when present.
+"""Draw people on a BGR image: skeleton lines and joints, hands and faces when present, and
+each tracked person's id beside it.
 
 Colours and pairs come from the layout tables. As OpenPose draws them: a limb is drawn when
 both joints score above the threshold, in the colour of its second joint; joints are filled
@@ -16,7 +17,7 @@ import numpy as np
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People
 
-__all__ = ["draw_people", "draw_keypoints"]
+__all__ = ["draw_people", "draw_keypoints", "draw_track_ids"]
 
 _CIRCLE_RATIO = 1.0 / 75.0  # OpenPose's thicknessCircleRatio
 _LINE_RATIO = 0.75  # line width relative to the circle size
@@ -48,6 +49,25 @@ def draw_keypoints(
             cv2.circle(image, tuple(map(int, xy[j])), radius, colors[j], -1, cv2.LINE_AA)
 
 
+def draw_track_ids(image: np.ndarray, people: People, threshold: float) -> None:
+    """Write each tracked person's id (track id >= 0) in place, white on a dark outline, just
+    above the top-left corner of its drawn joints (below the image's top edge)."""
+    height, width = image.shape[:2]
+    font_scale = max(0.4, min(width, height) / 600.0)
+    thickness = max(1, int(round(font_scale * 1.5)))
+    for body, track_id in zip(people.body, people.track_ids):
+        good = (body[:, 2] > threshold) & np.isfinite(body[:, :2]).all(axis=1)
+        if track_id < 0 or not good.any():
+            continue
+        text = str(int(track_id))
+        (_, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        x, y = body[good, :2].min(axis=0)
+        org = (int(np.clip(x, 0, width - 1)), int(np.clip(y - text_h // 2, text_h, height - 1)))
+        for color, extra in (((0, 0, 0), 2 * thickness), ((255, 255, 255), 0)):
+            cv2.putText(image, text, org, cv2.FONT_HERSHEY_SIMPLEX, font_scale, color,
+                        thickness + extra, cv2.LINE_AA)
+
+
 def draw_people(
     image_bgr: np.ndarray,
     people: People,
@@ -57,7 +77,7 @@ def draw_people(
     face_threshold: float = 0.4,
     copy: bool = True,
 ) -> np.ndarray:
-    """Draw bodies, and hands and faces when ``people`` has them.
+    """Draw bodies, hands and faces when ``people`` has them, and the ids of tracked people.
 
     Args:
         image_bgr: ``(H, W, 3)`` uint8 BGR image, in the pixel frame of ``people``.
@@ -82,4 +102,5 @@ def draw_people(
     if people.has_hands:
         draw_keypoints(canvas, people.left_hand, HAND_21, hand_threshold)
         draw_keypoints(canvas, people.right_hand, HAND_21, hand_threshold)
+    draw_track_ids(canvas, people, threshold)
     return canvas

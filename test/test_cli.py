@@ -1,5 +1,6 @@
 """The offline command line: images and video in, OpenPose JSON and renders out, no ROS."""
 
+import json
 import shutil
 
 import cv2
@@ -61,6 +62,18 @@ def test_video_frames_are_numbered(shared_data, models_dir, tmp_path, capsys):
     capture = cv2.VideoCapture(str(out / "openpose_video_rendered.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
     assert "2 frames" in capsys.readouterr().out
+
+
+def test_tracking_writes_person_ids_that_follow_the_people(shared_data, models_dir, tmp_path):
+    video, out = shared_data / "video" / "openpose_video.avi", tmp_path / "out"
+    assert main(["--input", str(video), "--output", str(out), "--models-dir", str(models_dir),
+                 "--max-frames", "3", "--no-render", "--tracking", *ARGS]) == 0
+    ids = [[p["person_id"][0] for p in json.loads(f.read_text())["people"]]
+           for f in sorted((out / "json").iterdir())]
+    assert len(ids[0]) > 0 and ids[0] == [-1] * len(ids[0])  # confirmed at the second hit
+    tracked = [[i for i in frame if i >= 0] for frame in ids]
+    assert tracked[1] and all(len(set(t)) == len(t) for t in tracked)  # no id twice in a frame
+    assert set(tracked[2]) & set(tracked[1])  # the same people keep their ids
 
 
 def test_missing_model_or_input_stops_with_what_to_do(tmp_path, capsys):

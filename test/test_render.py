@@ -53,3 +53,17 @@ def test_hands_are_drawn_when_present():
 def test_bad_image_is_a_value_error(image):
     with pytest.raises(ValueError):
         draw_people(image, _one_person())
+
+
+def test_a_tracked_persons_id_is_written_above_it_and_an_untracked_one_gets_none():
+    untracked = draw_people(np.zeros((150, 200, 3), np.uint8), _one_person())
+    person = _one_person()
+    person.track_ids[:] = 7
+    tracked = draw_people(np.zeros((150, 200, 3), np.uint8), person)
+    changed = (tracked != untracked).any(axis=2)
+    rows, cols = np.nonzero(changed)
+    text = tracked[changed].astype(int)
+    assert len(rows) > 20 and text.max() > 150  # white (anti-aliased) text
+    assert (text.max(axis=1) == text.min(axis=1)).all()  # grey levels only
+    # above the joints (top at y = 50), starting at their left edge (x = 60)
+    assert rows.max() <= 52 and cols.min() >= 55 and cols.max() < 120

@@ -441,3 +441,72 @@ def test_bayer_and_yuyv_cameras_are_decoded_to_their_colours(graph):
         assert abs(people.scores[0] - red) <= tolerance, camera
         assert abs(people.body[0, 0, 1] - blue * h / 255.0) <= tolerance * h / 255.0, camera
     assert all(not c.stats.drops.get("bad_image") for c in node.cameras)
+
+
+class TwoWalkers:
+    """Two COCO_18 people per image, walking towards each other by one pixel per grey level
+    of the image; the detector lists them in an order that flips with every grey level."""
+
+    def __call__(self, images):
+        out = []
+        for image in images:
+            h, w = image.shape[:2]
+            step = float(image[0, 0, 0])
+            body = np.zeros((2, COCO_18.num_parts, 3), np.float32)
+            body[:, :, 1] = np.linspace(0.2 * h, 0.8 * h, COCO_18.num_parts)
+            body[0, :, 0] = np.linspace(0.05 * w, 0.25 * w, COCO_18.num_parts) + step
+            body[1, :, 0] = np.linspace(0.7 * w, 0.9 * w, COCO_18.num_parts) - step
+            body[:, :, 2] = 0.9
+            order = [1, 0] if int(step) % 2 else [0, 1]
+            out.append(People(COCO_18, (w, h), body[order], [1.0, 1.0]))
+        return out
+
+
+def _ids_left_to_right(msg: Pose2DArray) -> list[int]:
+    people = msg_to_people(msg)
+    return [int(i) for i in people.track_ids[np.argsort(people.body[:, 0, 0])]]
+
+
+def test_track_ids_are_filled_stable_and_restart_on_a_new_size_or_a_loop(graph):
+    executor, helper, make = graph
+    node, _ = make(estimator=TwoWalkers(), image_topics=["/trk/image_raw"], batch_window=0.0,
+                   tracking_min_hits=2)
+    got = collect(helper, "/trk/poses")
+    pub = image_pub(helper, "/trk/image_raw")
+    wait_for_subscribers(executor, pub)
+    spin_until(executor, lambda: node.cameras[0].poses_pub.get_subscription_count() > 0)
+
+    def send(step: int, stamp_ns: int, size=(64, 48)) -> list[int]:
+        count = len(got)
+        pub.publish(image_msg(step, "trk", size=size, stamp_ns=stamp_ns))
+        assert spin_until(executor, lambda: len(got) > count)
+        return _ids_left_to_right(got[-1])
+
+    ids = [send(k, 10**9 + k * 33_000_000) for k in range(6)]
+    assert ids[0] == [-1, -1]  # tentative until the second hit
+    assert all(i == ids[1] for i in ids[1:]) and ids[1][0] != ids[1][1] and min(ids[1]) >= 0
+    # A new image size: the tracks restart, and the ids are new ones.
+    bigger = [send(6 + k, 10**9 + (6 + k) * 33_000_000, size=(96, 72)) for k in range(2)]
+    assert bigger[0] == [-1, -1] and not set(bigger[1]) & set(ids[1]) and min(bigger[1]) >= 0
+    assert not node.cameras[0].loop_warned
+    # Stamps back to the start (a bag loop): restarted again, warned once.
+    looped = [send(k, 10**9 + k * 33_000_000, size=(96, 72)) for k in range(2)]
+    assert looped[0] == [-1, -1] and not set(looped[1]) & (set(ids[1]) | set(bigger[1]))
+    assert node.cameras[0].loop_warned
+    # Off at run time: every id is -1 again.
+    assert node.set_parameters([Parameter("tracking", value=False)])[0].successful
+    assert send(3, 2 * 10**9, size=(96, 72)) == [-1, -1]
+
+
+def test_tracking_parameters_cover_the_tracker_config():
+    from dataclasses import fields
+
+    from openpose_ros.ros.pose_config import build_configs
+    from openpose_ros.tracking2d import TrackerConfig
+
+    values = {p.name: p.default for p in PARAMETERS}
+    assert {f"tracking_{f.name}" for f in fields(TrackerConfig)} <= set(values)
+    assert build_configs(values)[1].tracking == TrackerConfig()  # same defaults
+    values.update(tracking_min_hits=5, tracking_max_gap_s=0.25)
+    assert build_configs(values)[1].tracking == TrackerConfig(min_hits=5, max_gap_s=0.25)
+    assert build_configs({**values, "tracking": False})[1].tracking is None

@@ -1,7 +1,7 @@
 """The main job in one command: a video through the pose node on the real ROS graph.
 
     python -m openpose_ros.ros.demo --input VIDEO --output DIR [--model LIGHTWEIGHT_COCO_18]
-                                    [--max-frames N]
+                                    [--max-frames N] [--no-tracking]
 
 Three nodes share one executor in this process: the video source (lock-step: the next frame
 goes out when the previous result came back, so a slow network still sees every frame), the
@@ -9,7 +9,8 @@ pose node (newest-frame-only as always), and a recorder that subscribes to the p
 outputs and writes ``DIR/<video>_annotated.mp4`` (the node's annotated images) and one
 OpenPose JSON per frame, ``DIR/json/<video>_<frame:012d>_keypoints.json``. It exits when the
 video has ended and every published frame was answered or counted as dropped, and prints a
-summary. Without the model files it stops at once with the registry's what-to-do message.
+summary. Tracking is on (``--no-tracking`` turns it off): the JSON's ``person_id`` and the
+annotated video carry each person's track id. Without the model files it stops at once with the registry's what-to-do message.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Recorder(Node):
         self._frame_index = frame_index
         (output / "json").mkdir(parents=True, exist_ok=True)
         self.people_per_frame: list[int] = []
+        self.track_ids: set[int] = set()
         self.images = 0
         self._writer = None
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -75,6 +77,7 @@ class Recorder(Node):
 
         people = msg_to_people(msg)
         self.people_per_frame.append(len(people))
+        self.track_ids.update(int(i) for i in people.track_ids if i >= 0)
         path = self.output / "json" / f"{self.name}_{self._index(msg.header):012d}_keypoints.json"
         write_openpose_json(path, people)
 
@@ -110,6 +113,9 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--face", action="store_true", help="also detect faces")
     parser.add_argument("--no-download", action="store_true",
                         help="never download a missing model; stop with what to do instead")
+    parser.add_argument("--tracking", action=argparse.BooleanOptionalAction, default=True,
+                        help="track people across frames (default on): person_id in the JSON, "
+                        "ids drawn")
     return parser.parse_known_args(argv)
 
 
@@ -131,7 +137,7 @@ def _pose_parameters(args: argparse.Namespace) -> list[Parameter]:
         ("image_topics", [f"{_CAMERA}/image_raw"]), ("model", args.model),
         ("net_resolution", args.net_resolution), ("device", args.device),
         ("models_dir", args.models_dir), ("hand", args.hand), ("face", args.face),
-        ("reliability", "reliable"), ("image_timeout", 60.0))]
+        ("reliability", "reliable"), ("image_timeout", 60.0), ("tracking", args.tracking))]
 
 
 def _summary(source: VideoSource, pose: PoseNode, recorder: Recorder, seconds: float) -> str:
@@ -142,6 +148,8 @@ def _summary(source: VideoSource, pose: PoseNode, recorder: Recorder, seconds: f
         f"frames published {source.published}, answered {answered}, "
         f"dropped {drops + source.unanswered} (node {drops}, no answer {source.unanswered})",
         f"people per frame: mean {counts.mean():.2f}, min {counts.min()}, max {counts.max()}",
+        f"track ids given: {len(recorder.track_ids)}" if pose.settings.tracking
+        else "tracking off",
         f"{answered / max(seconds, 1e-9):.2f} frames/s end to end over {seconds:.1f} s "
         f"({pose.pipeline_config.model} on {pose.pipeline.device if pose.pipeline else '?'})",
         f"annotated video: {recorder.video_path} ({recorder.images} frames)",

@@ -17,10 +17,11 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from openpose_ros.handface.detector import HandFaceConfig
 from openpose_ros.pipeline import PipelineConfig, models_dir_or_none, parse_net_resolution
+from openpose_ros.tracking2d import TrackerConfig
 
 __all__ = ["ParamSpec", "PARAMETERS", "PARAMETER_NAMES", "NodeSettings", "CameraTopics",
-           "build_configs", "camera_topics", "descriptor", "check_value", "MODELS",
-           "RELIABILITIES"]
+           "build_configs", "camera_topics", "descriptor", "check_value", "tracker_config",
+           "MODELS", "RELIABILITIES"]
 
 MODELS = ("BODY_25", "COCO_18", "MPI_15", "MPI_15_4", "LIGHTWEIGHT_COCO_18")
 RELIABILITIES = ("best_effort", "reliable")
@@ -98,6 +99,27 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("batch_window", 0.01, "seconds to wait for the other live cameras' frames so they share"
        " one forward pass", bounds=(0.0, 1.0), runtime=True),
     _T("diagnostics_period", 1.0, "seconds between /diagnostics messages", bounds=(0.1, 60.0)),
+    # -- 2D tracking, one tracker per camera (change at run time; a change restarts the tracks)
+    _T("tracking", True, "give each person a track_id that stays while it is in view (-1: off)",
+       runtime=True),
+    _T("tracking_max_gap_s", 1.0, "seconds (image stamps) a track survives unseen",
+       bounds=(0.0, 3600.0), runtime=True),
+    _T("tracking_min_hits", 2, "detections before a track is confirmed and gets an id (-1 until "
+       "then)", bounds=(1, 1000), runtime=True),
+    _T("tracking_kappa", 0.25, "keypoint tolerance as a fraction of the person's size",
+       bounds=(0.001, 10.0), runtime=True),
+    _T("tracking_min_similarity", 0.2, "lowest keypoint similarity (0-1) that continues a track",
+       bounds=(0.0, 1.0), runtime=True),
+    _T("tracking_min_common_joints", 3, "fewest shared joints for the keypoint similarity (else "
+       "the box overlap decides)", bounds=(1, 1000), runtime=True),
+    _T("tracking_min_box_overlap", 0.5, "lowest box overlap (intersection / smaller box) that "
+       "continues a track", bounds=(0.0, 1.0), runtime=True),
+    _T("tracking_box_padding", 0.1, "keypoint boxes grow by this fraction of their larger side",
+       bounds=(0.0, 10.0), runtime=True),
+    _T("tracking_min_box_fraction", 0.02, "smallest box side and person size, as a fraction of the"
+       " image's larger side", bounds=(0.0001, 1.0), runtime=True),
+    _T("tracking_velocity_smoothing", 0.5, "weight of the newest velocity measurement (1: none)",
+       bounds=(0.01, 1.0), runtime=True),
 )
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -197,6 +219,20 @@ class NodeSettings:
     image_timeout: float = 2.0
     batch_window: float = 0.01
     diagnostics_period: float = 1.0
+    tracking: TrackerConfig | None = TrackerConfig()  # None: tracking off
+
+
+_TRACKING_PREFIX = "tracking_"
+
+
+def tracker_config(values: dict[str, Any]) -> TrackerConfig | None:
+    """The tracker's config from the ``tracking_*`` parameters; None when ``tracking`` is off."""
+    if not values["tracking"]:
+        return None
+    fields = TrackerConfig.__dataclass_fields__
+    return TrackerConfig(**{name[len(_TRACKING_PREFIX):]: value for name, value in values.items()
+                            if name.startswith(_TRACKING_PREFIX)
+                            and name[len(_TRACKING_PREFIX):] in fields})
 
 
 def _threshold(value: float) -> float | None:
@@ -248,5 +284,6 @@ def build_configs(values: dict[str, Any]) -> tuple[PipelineConfig, NodeSettings]
         max_image_pixels=int(v["max_image_pixels"]), image_timeout=float(v["image_timeout"]),
         batch_window=float(v["batch_window"]),
         diagnostics_period=float(v["diagnostics_period"]),
+        tracking=tracker_config(v),
     )
     return pipeline, settings

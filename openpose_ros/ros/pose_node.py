@@ -15,6 +15,12 @@ doing inference instead would hold the executor for the whole forward pass.
 Topics per camera (``image_topics`` entry ``<ns>/<image>[/compressed]``): ``<ns>/poses``
 (``Pose2DArray``, stamped with the image's header) and ``<ns>/poses/image`` (annotated
 ``bgr8``, rendered only while subscribed); ``/diagnostics`` for the node.
+
+Tracking (``tracking``, on by default): each camera has its own
+:class:`~openpose_ros.tracking2d.Tracker2D`, fed with the image stamps, which fills
+``Person2D.track_id``. Its tracks restart when the camera's image size changes, when its stamps
+jump backwards (a bag played in a loop: warned once per camera), when a tracking parameter
+changes, and on cleanup.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from openpose_ros.ros.pose_config import (PARAMETER_NAMES, PARAMETERS, CameraTop
                                           NodeSettings, build_configs, check_value, descriptor)
 from openpose_ros.ros.qos_watch import image_qos, incompatible_qos_callbacks, result_qos
 from openpose_ros.ros.session import ros_session
+from openpose_ros.tracking2d import Tracker2D, TrackerConfig
 
 __all__ = ["PoseNode", "main"]
 
@@ -68,6 +75,12 @@ class _Camera:
         self.poses_pub = poses_pub
         self.annotated_pub = annotated_pub
         self.subscription = None
+        self.tracker: Tracker2D | None = None
+        self.loop_warned = False
+
+    def restart_tracking(self, config: TrackerConfig | None) -> None:
+        """A fresh tracker (no tracks, ids from 0) with ``config``; None turns tracking off."""
+        self.tracker = None if config is None else Tracker2D(config)
 
 
 class PoseNode(LifecycleNode):
@@ -126,6 +139,8 @@ class PoseNode(LifecycleNode):
                     self.create_publisher(Image, cam.annotated_topic, result_qos(2))
                     if self.settings.publish_annotated else None)
             for cam in self.settings.cameras]
+        for cam in self.cameras:
+            cam.restart_tracking(self.settings.tracking)
         self.get_logger().info(
             f"configured {self.pipeline.model_name} on {self.pipeline.device} for "
             + ", ".join(f"{c.topics.image_topic} -> {c.topics.poses_topic}" for c in self.cameras))
@@ -232,6 +247,9 @@ class PoseNode(LifecycleNode):
             return
         config, settings = build_configs(self._parameter_values())
         # Topics and networks cannot have changed (checked above): keep the live objects.
+        if settings.tracking != self.settings.tracking:
+            for cam in self.cameras:
+                cam.restart_tracking(settings.tracking)
         self.settings = settings
         self.pipeline_config = config
         if self.pipeline is not None:
@@ -319,13 +337,33 @@ class PoseNode(LifecycleNode):
     def _publish(self, pipeline: PosePipeline, frame: Frame, image: np.ndarray,
                  people: People) -> None:
         cam, header = self.cameras[frame.camera], frame.message.header
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        people = self._track(cam, people, stamp_ns)
         if cam.annotated_pub is not None and cam.annotated_pub.get_subscription_count() > 0:
             drawn = pipeline.render(image, people)
             cam.annotated_pub.publish(array_to_image(drawn, "bgr8", header))
         cam.poses_pub.publish(people_to_msg(people, header))
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         latency = (self.get_clock().now().nanoseconds - stamp_ns) / 1e9 if stamp_ns else None
         cam.stats.published_one(latency, people.image_size)
+
+    def _track(self, cam: _Camera, people: People, stamp_ns: int) -> People:
+        """``people`` with track ids from the camera's tracker (as they are when it is off)."""
+        tracker = cam.tracker
+        if tracker is None:
+            return people
+        # An unstamped camera (stamp 0) is tracked on the node's clock instead.
+        stamp_s = (stamp_ns or self.get_clock().now().nanoseconds) / 1e9
+        update = tracker.update(people, stamp_s)
+        if update.reset == "stamp_backwards" and not cam.loop_warned:
+            cam.loop_warned = True
+            self.get_logger().warning(
+                f"{cam.topics.image_topic}: image stamps jumped back (a bag played in a loop?); "
+                "tracks restarted (warned once per camera)")
+        elif update.reset == "image_size":
+            self.get_logger().info(f"{cam.topics.image_topic}: image size is now "
+                                   f"{people.image_size[0]}x{people.image_size[1]}; tracks "
+                                   "restarted")
+        return update.people
 
     # -- diagnostics -----------------------------------------------------------------------
 
