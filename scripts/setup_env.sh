@@ -156,7 +156,7 @@ EOF
 fi
 
 # 6. This package: messages (rosidl), Python package, node executables, launch, config -----
-pkg_hash=$(hash_of "$REPO"/msg/*.msg "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO"/scripts/*_node "$REPO/scripts/video_source")
+pkg_hash=$(hash_of "$REPO"/msg/*.msg "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO"/scripts/*_node "$REPO/scripts/video_source" "$REPO/scripts/hri_bridge")
 if ! stamp_ok package "$pkg_hash" "$BUILD/.stamps" || [[ ! -d "$INSTALL/lib/python3.11/site-packages/openpose_ros/msg" ]]; then
   step "building openpose_ros with colcon (rosidl messages + Python package)"
   # CMake refuses exported include paths inside the source tree, and the venv (numpy's headers)
