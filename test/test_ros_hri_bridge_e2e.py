@@ -34,7 +34,8 @@ def bridge_process(tmp_path):
     env = dict(os.environ, ROS_DOMAIN_ID=str(ROS_DOMAIN_ID))
     log = open(tmp_path / "hri_bridge.log", "w+")
     proc = subprocess.Popen([str(EXE), "--ros-args", "-p", f"pose_topics:=[{TOPIC}]",
-                             "-p", "id_prefixes:=[front]", "-p", "warn_period:=0.0"],
+                             "-p", "id_prefixes:=[front]", "-p", "warn_period:=0.0",
+                             "-p", "camera_timeout:=600.0"],  # only shutdown empties tracked
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     yield proc, log
     if proc.poll() is None:

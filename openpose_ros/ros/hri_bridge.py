@@ -36,8 +36,10 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D, Skeleton2D
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Header
 
 from openpose_ros.hri.ids import IdLifetimes, body_id
@@ -349,13 +351,18 @@ class HriBridge(Node):
         for source in self.inputs:
             source.bodies, source.faces = [], []
         self._publish_tracked(header)
+        for pub in (self.bodies_tracked, self.faces_tracked):
+            if pub is not None:
+                pub.wait_for_all_acked(Duration(seconds=1.0))
         self._release(self.body_pubs, self.body_life.release_all())
         self._release(self.face_pubs, self.face_life.release_all())
 
 
 def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros hri_bridge --ros-args -p pose_topics:="[/cam0/poses]"``."""
-    with ros_session(args):
+    # Ctrl-C reaches the spin as KeyboardInterrupt with the context still up, so the bridge can
+    # tell listeners that its bodies are gone before it exits.
+    with ros_session(args, signal_handler_options=SignalHandlerOptions.NO):
         try:
             node = HriBridge()
         except ValueError as err:
