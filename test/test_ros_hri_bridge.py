@@ -303,3 +303,17 @@ def test_3d_people_with_ids_of_their_own_are_bodies_of_their_own(graph):
     assert spin_until(g.executor, lambda: tf, 5.0)
     assert tf[-1].transforms[0].child_frame_id == "body_w_2"
     assert g.bridge.body_pubs["w_2"] == ()  # TF only: no skeleton2d for a 3D-only body
+
+
+def test_repeated_bad_input_warns_once_per_warn_period(graph, capfd):
+    g = graph(warn_period=60.0)
+    unknown = pose_msg([1])
+    unknown.layout = 9
+    for _ in range(4):
+        g.send(CAM0, unknown)
+    assert spin_until(g.executor, lambda: g.bridge.drops["unknown_layout"] == 4, 5.0)
+    g.send(CAM1, unknown)  # another input: its own warning
+    assert spin_until(g.executor, lambda: g.bridge.drops["unknown_layout"] == 5, 5.0)
+    err = capfd.readouterr().err
+    assert err.count(f"{CAM0}: layout 9 is not one the bridge knows") == 1, err
+    assert err.count(f"{CAM1}: layout 9 is not one the bridge knows") == 1, err
