@@ -50,7 +50,7 @@ from openpose_ros.ros.convert import MessageFormatError, msg_to_people
 from openpose_ros.ros.convert3d import msg_to_people3d
 from openpose_ros.ros.diagnostics import diagnostic_array
 from openpose_ros.ros.hri_config import PARAMETER_NAMES, PARAMETERS, build_config
-from openpose_ros.ros.hri_messages import ids_msg, landmarks_msg, roi_msg, skeleton_msg
+from openpose_ros.ros.hri_messages import Rep155Messages, ids_msg, roi_msg
 from openpose_ros.ros.people3d_output import body_transforms
 from openpose_ros.ros.pose_config import descriptor
 from openpose_ros.ros.qos_watch import result_qos
@@ -115,6 +115,7 @@ class HriBridge(Node):
         self.body_pubs: dict[str, tuple] = {}  # id -> (skeleton2d, roi)
         self.face_pubs: dict[str, tuple] = {}  # id -> (roi, landmarks)
         self._last_header = Header()
+        self._messages = Rep155Messages()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(c.diagnostics_period, self._publish_diagnostics)
         self.create_timer(min(0.25, max(0.02, min(c.id_timeout, c.camera_timeout) / 4)),
@@ -214,7 +215,7 @@ class HriBridge(Node):
         self._hold(self.body_life, self.body_pubs, ids, now, self._create_body)
         for k, ident in enumerate(ids):
             skeleton_pub, roi_pub = self.body_pubs[ident]
-            skeleton_pub.publish(skeleton_msg(header, skeletons[k]))
+            skeleton_pub.publish(self._messages.skeleton(header, skeletons[k]))
             roi_pub.publish(roi_msg(header, boxes[k]))
         if self.faces_tracked is not None:
             self._publish_faces(source, people, rows, ids, header, now)
@@ -236,7 +237,7 @@ class HriBridge(Node):
         for k, ident in enumerate(face_ids):
             roi_pub, landmarks_pub = self.face_pubs[ident]
             roi_pub.publish(roi_msg(header, boxes[k]))
-            landmarks_pub.publish(landmarks_msg(header, landmarks[k], people.image_size))
+            landmarks_pub.publish(self._messages.landmarks(header, landmarks[k], people.image_size))
 
     # -- 3D in, TF out ---------------------------------------------------------------------
 

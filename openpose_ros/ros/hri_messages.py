@@ -1,7 +1,13 @@
 """Arrays of the REP-155 core (``openpose_ros.hri``) -> ``hri_msgs`` messages.
 
 Inputs are already normalised to [0, 1] (``skeleton_2d``, ``face_landmarks``,
-``regions_of_interest``); these functions only copy them into messages.
+``regions_of_interest``); this module only copies them into messages.
+
+``Skeleton2D`` and ``FacialLandmarks`` hold 18 and 70 nested point objects, and building those
+is most of a frame's cost (their generated constructors even build the default points before
+replacing them). ``Rep155Messages`` therefore keeps one message of each kind and refills its
+points in place: each returned message is valid until the next call of the same method, which
+suits ``publish`` (it serialises at once).
 """
 
 from __future__ import annotations
@@ -9,25 +15,14 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
-from hri_msgs.msg import (FacialLandmarks, IdsList, NormalizedPointOfInterest2D,
-                          NormalizedRegionOfInterest2D, Skeleton2D)
+from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D, Skeleton2D
 from std_msgs.msg import Header
 
-__all__ = ["ids_msg", "skeleton_msg", "roi_msg", "landmarks_msg"]
-
-
-def _points(points: np.ndarray) -> list[NormalizedPointOfInterest2D]:
-    return [NormalizedPointOfInterest2D(x=float(x), y=float(y), c=float(c))
-            for x, y, c in np.asarray(points, dtype=np.float64)]
+__all__ = ["ids_msg", "roi_msg", "Rep155Messages"]
 
 
 def ids_msg(header: Header, ids: Iterable[str]) -> IdsList:
     return IdsList(header=header, ids=list(ids))
-
-
-def skeleton_msg(header: Header, skeleton: np.ndarray) -> Skeleton2D:
-    """``[18, 3]`` normalised (x, y, c) -> ``Skeleton2D`` (REP-155 point order)."""
-    return Skeleton2D(header=header, skeleton=_points(skeleton))
 
 
 def roi_msg(header: Header, box: np.ndarray) -> NormalizedRegionOfInterest2D:
@@ -37,9 +32,30 @@ def roi_msg(header: Header, box: np.ndarray) -> NormalizedRegionOfInterest2D:
                                         ymax=ymax, c=c)
 
 
-def landmarks_msg(header: Header, landmarks: np.ndarray,
+def _fill(points, values: np.ndarray) -> None:
+    for point, (x, y, c) in zip(points, np.asarray(values, dtype=np.float64).tolist()):
+        point.x, point.y, point.c = x, y, c
+
+
+class Rep155Messages:
+    """Reused ``Skeleton2D``/``FacialLandmarks`` messages, refilled per call."""
+
+    def __init__(self) -> None:
+        self._skeleton = Skeleton2D()
+        self._landmarks = FacialLandmarks()
+
+    def skeleton(self, header: Header, skeleton: np.ndarray) -> Skeleton2D:
+        """``[18, 3]`` normalised (x, y, c) -> ``Skeleton2D`` (REP-155 point order)."""
+        msg = self._skeleton
+        msg.header = header
+        _fill(msg.skeleton, skeleton)
+        return msg
+
+    def landmarks(self, header: Header, landmarks: np.ndarray,
                   image_size: tuple[int, int]) -> FacialLandmarks:
-    """``[70, 3]`` normalised landmarks -> ``FacialLandmarks`` with the image size in pixels."""
-    width, height = image_size
-    return FacialLandmarks(header=header, landmarks=_points(landmarks), height=int(height),
-                           width=int(width))
+        """``[70, 3]`` normalised landmarks -> ``FacialLandmarks`` with the image size (px)."""
+        msg = self._landmarks
+        msg.header = header
+        _fill(msg.landmarks, landmarks)
+        msg.width, msg.height = (int(v) for v in image_size)
+        return msg
