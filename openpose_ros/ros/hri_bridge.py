@@ -47,12 +47,10 @@ from openpose_ros.hri.skeleton import face_landmarks, regions_of_interest, skele
 from openpose_ros.layouts import BODY_LAYOUTS
 from openpose_ros.msg import Pose2DArray, Pose3DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
-from openpose_ros.ros.convert3d import msg_to_people3d
 from openpose_ros.ros.diagnostics import diagnostic_array
 from openpose_ros.ros.hri_config import PARAMETER_NAMES, PARAMETERS, build_config
 from openpose_ros.ros.hri_messages import Rep155Messages, ids_msg, roi_msg
-from openpose_ros.ros.people3d_output import body_transforms
-from openpose_ros.ros.pose_config import descriptor
+from openpose_ros.ros.param_table import descriptor
 from openpose_ros.ros.qos_watch import result_qos
 from openpose_ros.ros.session import ros_session
 from openpose_ros.ros.tf_publish import TfPublisher
@@ -102,6 +100,11 @@ class HriBridge(Node):
         self.input3d: _Input | None = None
         self.tf: TfPublisher | None = None
         if c.pose3d_topic:
+            # The 3D modules pull in the whole reconstruction stack: only when 3D is asked for.
+            from openpose_ros.ros.convert3d import msg_to_people3d
+            from openpose_ros.ros.people3d_output import body_transforms
+
+            self._msg_to_people3d, self._body_transforms = msg_to_people3d, body_transforms
             self.input3d = _Input(c.pose3d_topic, c.pose3d_id_prefix)
             if not c.pose3d_shares_ids:
                 self.inputs.append(self.input3d)  # its people are bodies of their own
@@ -248,7 +251,7 @@ class HriBridge(Node):
                 self._drop("unknown_layout", source.topic, f"layout {msg.layout} is unknown")
                 return
             try:
-                people = msg_to_people3d(msg)
+                people = self._msg_to_people3d(msg)
             except MessageFormatError as err:
                 self._drop("bad_message", source.topic, str(err))
                 return
@@ -259,9 +262,9 @@ class HriBridge(Node):
             source.received += 1
             source.last_arrival = time.monotonic()
             if self.tf is not None:
-                self.tf.send(body_transforms(people, msg.header, joint_tf=False,
-                                             orientation="rep155",
-                                             body_id=lambda t: f"{source.prefix}_{t}"))
+                self.tf.send(self._body_transforms(
+                    people, msg.header, joint_tf=False, orientation="rep155",
+                    body_id=lambda t: body_id(source.prefix, t)))
             if not self.config.pose3d_shares_ids:
                 source.bodies = ids  # TF only: no per-id publishers
                 self._hold(self.body_life, self.body_pubs, ids, source.last_arrival, lambda i: ())

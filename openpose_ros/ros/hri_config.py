@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openpose_ros.hri.ids import check_prefix, input_prefixes
-from openpose_ros.ros.pose_config import ParamSpec
+from openpose_ros.ros.param_table import ParamSpec
 
 __all__ = ["PARAMETERS", "PARAMETER_NAMES", "HriBridgeConfig", "build_config"]
 
