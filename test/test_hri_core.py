@@ -83,7 +83,8 @@ def test_regions_of_interest_bound_the_valid_joints():
     kp[1, 0] = [600, 470, 1.0]
     boxes, ok = regions_of_interest(kp, (640, 480))
     assert ok.tolist() == [True, True, False]
-    np.testing.assert_allclose(boxes[0], [100 / 640, 50 / 480, 300 / 640, 250 / 480, 0.6], rtol=1e-6)
+    np.testing.assert_allclose(boxes[0], [100 / 640, 50 / 480, 300 / 640, 250 / 480, 0.6],
+                               rtol=1e-6)
     assert not boxes[2].any()
     padded, _ = regions_of_interest(kp, (640, 480), padding=0.5)
     np.testing.assert_allclose(padded[0, :4], [0, 0, 400 / 640, 350 / 480], rtol=1e-6)

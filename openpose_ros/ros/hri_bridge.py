@@ -181,7 +181,8 @@ class HriBridge(Node):
         nan = int((~np.isfinite(body[..., :2]).all(axis=-1) & ~(body[..., 2] <= 0)).sum())
         if nan:
             self._drop("nan_keypoints", source.topic,
-                       f"{nan} keypoints with a score but NaN/inf coordinates (sent as missing)", nan)
+                       f"{nan} keypoints with a score but NaN/inf coordinates (sent as missing)",
+                       nan)
         untracked = int((people.track_ids < 0).sum())
         if untracked:
             self.untracked_people += untracked

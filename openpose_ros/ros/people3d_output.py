@@ -62,7 +62,8 @@ def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
     ``body_id(track_id)`` gives the ``<id>`` of ``body_<id>``.
     """
     if orientation not in ORIENTATIONS:
-        raise ValueError(f"orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+        raise ValueError(
+            f"orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
     layout = people.layout
     names = layout.part_names
     roots = [layout.index(n) for n in ROOT_JOINTS if layout.has(n)]
@@ -87,7 +88,8 @@ def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
             out.append(make_transform(header.frame_id, frame, header.stamp, root,
                                       quaternion_from_matrix(R)))
         if joint_tf:
-            out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp, R.T @ (body[j] - root))
+            out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp,
+                                   R.T @ (body[j] - root))
                     for j in np.flatnonzero(valid[p])]
     return out
 
