@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D, Skeleton2D
+from hri_msgs.msg import (FacialLandmarks, IdsList, NormalizedPointOfInterest2D,
+                          NormalizedRegionOfInterest2D, Skeleton2D)
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -115,6 +116,24 @@ def graph(ros_context):
     yield make
     for g in made:
         g.close()
+
+
+def test_hri_msgs_have_the_ros2_field_definitions():
+    """The messages used (stand-in or installed) have the ROS 2 package's fields, in order, as
+    listed in ../shared/docs/ros4hri.md; a stand-in that differed would not talk to a robot."""
+    point = "hri_msgs/NormalizedPointOfInterest2D"
+    expected = {
+        NormalizedPointOfInterest2D: [("x", "float"), ("y", "float"), ("c", "float")],
+        NormalizedRegionOfInterest2D: [("header", "std_msgs/Header")] + [
+            (n, "float") for n in ("xmin", "ymin", "xmax", "ymax", "c")],
+        IdsList: [("header", "std_msgs/Header"), ("ids", "sequence<string>")],
+        Skeleton2D: [("header", "std_msgs/Header"), ("skeleton", f"{point}[18]")],
+        FacialLandmarks: [("header", "std_msgs/Header"), ("landmarks", f"{point}[70]"),
+                          ("height", "uint32"), ("width", "uint32")],
+    }
+    for kind, fields in expected.items():
+        assert list(kind.get_fields_and_field_types().items()) == fields, kind.__name__
+    assert (FacialLandmarks.RIGHT_PUPIL, FacialLandmarks.LEFT_PUPIL) == (68, 69)
 
 
 def test_skeleton_constants_are_the_core_tables_order():
