@@ -111,8 +111,52 @@ EOF
   did_something=1
 fi
 
+# 5b. hri_msgs stand-in where no installed hri_msgs exists (ROS4HRI, REP-155; not on PyPI) ---
+# The definitions live in scripts/hri_msgs_standin/ (the ROS 2 package's field lists, so the
+# stand-in is wire- and type-hash-compatible); the package is assembled in build/ and rebuilt
+# when they change. An hri_msgs the environment already imports (a ROS install) is used instead.
+hri_hash=$(hash_of "$REPO"/scripts/hri_msgs_standin/*.msg)
+if ! "$PY" -c 'import hri_msgs.msg' >/dev/null 2>&1 \
+   || [[ -f "$INSTALL/share/hri_msgs/package.xml" ]]; then
+  if ! stamp_ok hri_msgs "$hri_hash" "$BUILD/.stamps" || [[ ! -f "$INSTALL/share/hri_msgs/package.xml" ]]; then
+    step "building an hri_msgs stand-in interface package (REP-155 messages, ROS 2 definitions)"
+    src="$BUILD/hri_msgs_src"
+    rm -rf "$src" && mkdir -p "$src/msg"
+    cp "$REPO"/scripts/hri_msgs_standin/*.msg "$src/msg/"
+    cat > "$src/package.xml" <<'EOF'
+<?xml version="1.0"?>
+<package format="3">
+  <name>hri_msgs</name>
+  <version>2.0.0</version>
+  <description>Stand-in for ROS4HRI hri_msgs (the REP-155 messages openpose_ros publishes), built by openpose_ros's set-up.</description>
+  <maintainer email="maintainers@openpose-ros.dev">openpose_ros maintainers</maintainer>
+  <license>Apache-2.0</license>
+  <buildtool_depend>ament_cmake</buildtool_depend>
+  <buildtool_depend>rosidl_default_generators</buildtool_depend>
+  <depend>std_msgs</depend>
+  <exec_depend>rosidl_default_runtime</exec_depend>
+  <member_of_group>rosidl_interface_packages</member_of_group>
+  <export><build_type>ament_cmake</build_type></export>
+</package>
+EOF
+    msgs=$(cd "$src" && printf '"%s" ' msg/*.msg)
+    cat > "$src/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.16)
+project(hri_msgs)
+find_package(ament_cmake REQUIRED)
+find_package(rosidl_default_generators REQUIRED)
+find_package(std_msgs REQUIRED)
+rosidl_generate_interfaces(\${PROJECT_NAME} ${msgs}DEPENDENCIES std_msgs)
+ament_package()
+EOF
+    colcon_build "$src" hri_msgs
+    stamp_set hri_msgs "$hri_hash" "$BUILD/.stamps"
+    did_something=1
+  fi
+fi
+
 # 6. This package: messages (rosidl), Python package, node executables, launch, config -----
-pkg_hash=$(hash_of "$REPO"/msg/*.msg "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO"/scripts/*_node "$REPO/scripts/video_source")
+pkg_hash=$(hash_of "$REPO"/msg/*.msg "$REPO/CMakeLists.txt" "$REPO/package.xml" "$REPO"/scripts/*_node "$REPO/scripts/video_source" "$REPO/scripts/hri_bridge")
 if ! stamp_ok package "$pkg_hash" "$BUILD/.stamps" || [[ ! -d "$INSTALL/lib/python3.11/site-packages/openpose_ros/msg" ]]; then
   step "building openpose_ros with colcon (rosidl messages + Python package)"
   # CMake refuses exported include paths inside the source tree, and the venv (numpy's headers)
@@ -150,7 +194,7 @@ fi
 # 8. Smoke check: the generated messages import next to the source package ----------------
 # shellcheck disable=SC1090
 source "$env_file"
-"$PY" -c 'import rclpy, tf2_msgs.msg, torch, cv2; from openpose_ros.msg import Pose2DArray, Pose3DArray' \
-  || fail "the environment does not import rclpy/torch/cv2/openpose_ros.msg (see the error above)"
+"$PY" -c 'import rclpy, tf2_msgs.msg, torch, cv2; from openpose_ros.msg import Pose2DArray, Pose3DArray; from hri_msgs.msg import IdsList, Skeleton2D, FacialLandmarks, NormalizedRegionOfInterest2D' \
+  || fail "the environment does not import rclpy/torch/cv2/openpose_ros.msg/hri_msgs.msg (see the error above)"
 
 if (( did_something )); then step "environment ready: source $env_file"; else step "nothing to do: environment up to date ($env_file)"; fi

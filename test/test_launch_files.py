@@ -50,17 +50,21 @@ def declared(tmp_path_factory):
         triangulation = TriangulationNode(context=context, parameter_overrides=[
             rclpy.parameter.Parameter("calibration_file",
                                       value=str(REPO / "config" / "rig_example.yaml"))])
+        from openpose_ros.ros.hri_bridge import HriBridge
         from openpose_ros.ros.rgbd_node import RgbdNode
 
         rgbd = RgbdNode(context=context)
+        hri = HriBridge(context=context)
         names = {"pose_node": set(pose.list_parameters([], 0).names),
                  "video_source": set(source.list_parameters([], 0).names),
                  "triangulation_node": set(triangulation.list_parameters([], 0).names),
-                 "rgbd_node": set(rgbd.list_parameters([], 0).names)}
+                 "rgbd_node": set(rgbd.list_parameters([], 0).names),
+                 "hri_bridge": set(hri.list_parameters([], 0).names)}
         pose.destroy_node()
         source.destroy_node()
         triangulation.destroy_node()
         rgbd.destroy_node()
+        hri.destroy_node()
     finally:
         rclpy.shutdown(context=context)
     return names
@@ -175,3 +179,16 @@ def test_rviz_config_shows_the_annotated_images():
     displays = rviz["Visualization Manager"]["Displays"]
     topics = [d["Topic"]["Value"] for d in displays if d["Class"].endswith("/Image")]
     assert "/camera/poses/image" in topics
+
+
+def test_hri_parameter_file_builds_a_valid_config(declared):
+    """Every value in config/hri.yaml has the declared type and passes the bridge's checks."""
+    from openpose_ros.ros.hri_config import PARAMETERS, build_config
+
+    values = {p.name: p.default for p in PARAMETERS}
+    for section in yaml.safe_load((REPO / "config" / "hri.yaml").read_text()).values():
+        for key, value in section["ros__parameters"].items():
+            assert type(value) is type(values[key]), f"{key}: {value!r} has the wrong type"
+            values[key] = value
+    config = build_config(values)
+    assert config.pose_topics and config.id_prefixes == ("c0",)

@@ -7,29 +7,36 @@ TF: ``<tf_prefix>body_<id>`` per tracked person at its MidHip, else Neck, else t
 joints, axes aligned with the header's frame; with ``joint_tf`` a child
 ``<tf_prefix>body_<id>/<Joint>`` per reconstructed joint; with ``publish_hand_tf`` a child
 ``<tf_prefix>body_<id>/left_hand/<Joint>`` (and ``right_hand``) per reconstructed hand joint.
+With ``orientation="rep155"`` the body frame follows REP-155 instead (origin at the hip
+midpoint, x forward from the torso, z up; see ``openpose_ros.hri.body_frame``), and ``body_id``
+formats ``<id>`` (the REP-155 body id).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from openpose_ros.hri.body_frame import hip_midpoint, torso_rotation
 from openpose_ros.msg import Pose3DArray
 from openpose_ros.ros.convert3d import people3d_to_msg
 from openpose_ros.ros.markers import SkeletonMarkers
 from openpose_ros.ros.qos_watch import result_qos
-from openpose_ros.ros.tf_publish import TfPublisher, make_transform
+from openpose_ros.ros.tf_publish import TfPublisher, make_transform, quaternion_from_matrix
 from openpose_ros.threed.result import People3D
 
-__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "body_transforms",
-           "hand_transforms"]
+__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "ORIENTATIONS",
+           "body_transforms", "hand_transforms"]
 
 #: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
 ROOT_JOINTS = ("MidHip", "Neck")
+#: ``parent``: the body frame's axes are the header frame's; ``rep155``: REP-155's body axes.
+ORIENTATIONS = ("parent", "rep155")
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,21 @@ class People3DOutputConfig:
 
 
 def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
-                    joint_tf: bool = True) -> list:
-    """``TransformStamped`` list: a root frame per tracked person and, optionally, its joints."""
-    names = people.layout.part_names
-    roots = [people.layout.index(n) for n in ROOT_JOINTS if people.layout.has(n)]
+                    joint_tf: bool = True, orientation: str = "parent",
+                    body_id: Callable[[int], str] = str) -> list:
+    """``TransformStamped`` list: a root frame per tracked person and, optionally, its joints.
+
+    ``orientation="rep155"``: the root sits at the hip midpoint (else as for ``parent``) and is
+    rotated to the torso (x forward, z up); when the torso is not reconstructed its axes stay
+    the parent's. Joint frames are then expressed in the rotated root frame.
+    ``body_id(track_id)`` gives the ``<id>`` of ``body_<id>``.
+    """
+    if orientation not in ORIENTATIONS:
+        raise ValueError(
+            f"orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+    layout = people.layout
+    names = layout.part_names
+    roots = [layout.index(n) for n in ROOT_JOINTS if layout.has(n)]
     valid = people.valid
     out = []
     for p in range(len(people)):
@@ -59,10 +77,21 @@ def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",
             continue
         body = people.body[p].astype(np.float64)
         root = _root(body, valid[p], roots)
-        frame = f"{tf_prefix}body_{int(people.track_ids[p])}"
-        out.append(make_transform(header.frame_id, frame, header.stamp, root))
+        R = None
+        if orientation == "rep155":
+            hip = hip_midpoint(body, valid[p], layout)
+            root = hip if hip is not None else root
+            R = torso_rotation(body, valid[p], layout)
+        frame = f"{tf_prefix}body_{body_id(int(people.track_ids[p]))}"
+        if R is None:
+            out.append(make_transform(header.frame_id, frame, header.stamp, root))
+            R = np.eye(3)
+        else:
+            out.append(make_transform(header.frame_id, frame, header.stamp, root,
+                                      quaternion_from_matrix(R)))
         if joint_tf:
-            out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp, body[j] - root)
+            out += [make_transform(frame, f"{frame}/{names[j]}", header.stamp,
+                                   R.T @ (body[j] - root))
                     for j in np.flatnonzero(valid[p])]
     return out
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
 from openpose_ros.handface.detector import HandFaceConfig
 from openpose_ros.pipeline import PipelineConfig, models_dir_or_none, parse_net_resolution
 from openpose_ros.tracking2d import TrackerConfig
+from openpose_ros.ros.param_table import ParamSpec, descriptor
 
 __all__ = ["ParamSpec", "PARAMETERS", "PARAMETER_NAMES", "NodeSettings", "CameraTopics",
            "build_configs", "camera_topics", "descriptor", "check_value", "tracker_config",
@@ -26,19 +25,6 @@ __all__ = ["ParamSpec", "PARAMETERS", "PARAMETER_NAMES", "NodeSettings", "Camera
 MODELS = ("BODY_25", "COCO_18", "MPI_15", "MPI_15_4", "LIGHTWEIGHT_COCO_18")
 RELIABILITIES = ("best_effort", "reliable")
 _COMPRESSED_SUFFIX = "/compressed"
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One declared parameter. The ROS type is the type of ``default``; ``bounds`` is an
-    inclusive (low, high) range; ``choices`` lists allowed strings."""
-
-    name: str
-    default: Any
-    description: str
-    bounds: tuple[float, float] | None = None
-    choices: tuple[str, ...] | None = None
-    runtime: bool = False
 
 
 _T = ParamSpec
@@ -123,21 +109,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 )
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
-
-
-def descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    """The ROS descriptor of ``spec`` (type comes from the declared default)."""
-    desc = ParameterDescriptor(name=spec.name, description=spec.description)
-    if spec.choices:
-        desc.additional_constraints = "one of: " + ", ".join(spec.choices)
-    if spec.bounds is not None:
-        low, high = spec.bounds
-        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
-            desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=0)]
-        else:
-            desc.floating_point_range = [FloatingPointRange(from_value=float(low),
-                                                            to_value=float(high), step=0.0)]
-    return desc
 
 
 def check_value(name: str, value: Any) -> str | None:

@@ -12,9 +12,10 @@ __all__ = ["ros_session"]
 
 
 @contextmanager
-def ros_session(args: list[str] | None = None) -> Iterator[None]:
-    """Initialise the default context with ``args``; shut it down on leaving (if still up)."""
-    rclpy.init(args=args)
+def ros_session(args: list[str] | None = None, **init_options) -> Iterator[None]:
+    """Initialise the default context with ``args`` (and ``rclpy.init`` keyword options, e.g.
+    ``signal_handler_options``); shut it down on leaving (if still up)."""
+    rclpy.init(args=args, **init_options)
     try:
         yield
     finally:
