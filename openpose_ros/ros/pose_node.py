@@ -127,7 +127,7 @@ class PoseNode(LifecycleNode):
                     if self.settings.publish_annotated else None)
             for cam in self.settings.cameras]
         self.get_logger().info(
-            f"configured {self.pipeline.model_name} on {self.pipeline.device} for "
+            f"configured {self._describe_pipeline()} for "
             + ", ".join(f"{c.topics.image_topic} -> {c.topics.poses_topic}" for c in self.cameras))
         return _SUCCESS
 
@@ -180,6 +180,10 @@ class PoseNode(LifecycleNode):
         self.problem = problem
         self.get_logger().error(problem)
         return _FAILURE
+
+    def _describe_pipeline(self) -> str:
+        describe = getattr(self.pipeline, "describe", None)
+        return describe() if describe else f"{self.pipeline.model_name} on {self.pipeline.device}"
 
     def _load_pipeline(self) -> bool:
         try:
