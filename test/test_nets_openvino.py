@@ -22,7 +22,9 @@ from openpose_ros.nets import (  # noqa: E402
     Body25Net, CocoNet, FaceNet, HandNet, LightweightPoseNet, MpiNet, prepare_network,
 )
 from openpose_ros.nets import openvino_engine  # noqa: E402
-from openpose_ros.nets.openvino_engine import OpenVinoNetwork, compile_network, weights_key  # noqa: E402
+from openpose_ros.nets.openvino_engine import (  # noqa: E402
+    OpenVinoNetwork, compile_network, weights_key,
+)
 from openpose_ros.nets.precision import supported_precisions  # noqa: E402
 from openpose_ros.nets.weights import named_caffe_layers  # noqa: E402
 

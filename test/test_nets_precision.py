@@ -97,7 +97,7 @@ def test_prepare_network_precisions_and_deprecated_fp16():
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
 
-def test_cpu_bf16_detection_reads_cpu_flags(monkeypatch, tmp_path):
+def test_cpu_bf16_detection_reads_cpu_flags():
     precision.cpu_has_native_bf16.cache_clear()
     try:
         flags = open("/proc/cpuinfo").read()
