@@ -90,14 +90,10 @@ def cast_network(net: nn.Module, device: torch.device, precision: str,
     """``net`` on ``device`` in ``precision`` (fp32/fp16/bf16), NCHW or channels-last.
 
     Uses ``prepare_network`` as ``load_model`` does (without the CPU fast path, which is an
-    fp32-only CPU optimisation); bf16 is cast here because ``prepare_network`` has no option
-    for it. The network's ``forward`` casts its input to the weights' dtype.
+    fp32-only CPU optimisation). The network's ``forward`` casts its input to the weights' dtype.
     """
-    net = prepare_network(net, device, fp16=precision == "fp16", channels_last=channels_last,
-                          cpu_fast=False)
-    if precision == "bf16":
-        net = net.to(dtype=torch.bfloat16)
-    return net
+    return prepare_network(net, device, precision=precision, channels_last=channels_last,
+                           cpu_fast=False)
 
 
 def net_input(batch: int, size_wh: tuple[int, int], device: torch.device, precision: str,

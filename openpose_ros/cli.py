@@ -2,8 +2,8 @@
 rendered images/video out.
 
     openpose-ros --input PATH --output DIR [--model BODY_25] [--net-resolution=-1x368]
-                 [--hand] [--face] [--device auto] [--max-frames N] [--no-render]
-                 [--tracking]
+                 [--hand] [--face] [--device auto] [--engine auto] [--precision auto]
+                 [--num-threads 0] [--max-frames N] [--no-render] [--tracking]
 
 Writes ``DIR/json/<name>_keypoints.json`` per frame (OpenPose's format and naming: an image's
 file stem, or ``<video>_<frame:012d>`` for a video) and ``DIR/<name>_rendered.png`` per image or
@@ -26,9 +26,25 @@ from openpose_ros.frames import FrameReader, VideoSourceError
 from openpose_ros.pipeline import PipelineConfig, PosePipeline, parse_net_resolution
 from openpose_ros.tracking2d import Tracker2D
 
-__all__ = ["main", "parse_args", "run", "add_pipeline_arguments", "load_pipeline"]
+__all__ = ["add_device_arguments", "add_pipeline_arguments", "load_pipeline", "main",
+           "parse_args", "run"]
 
 BODY_MODELS = ("BODY_25", "COCO_18", "MPI_15", "MPI_15_4", "LIGHTWEIGHT_COCO_18")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device --engine --precision --num-threads``, shared by this command and the demo
+    (the pose node's parameters of the same names)."""
+    from openpose_ros.nets.precision import ENGINES, PRECISIONS
+
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--engine", default="auto", type=str.lower, choices=ENGINES,
+                        help="auto: openvino on a CPU when installed, else torch")
+    parser.add_argument("--precision", default="auto", type=str.lower, choices=PRECISIONS,
+                        help="auto: fp16 on CUDA, int8 for the lightweight network under "
+                        "openvino, bf16 on CPUs with native bf16, else fp32")
+    parser.add_argument("--num-threads", type=int, default=0,
+                        help="CPU threads of either engine (0: every core)")
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +58,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--number-people-max", type=int, default=-1)
     parser.add_argument("--hand", action="store_true", help="also detect hands")
     parser.add_argument("--face", action="store_true", help="also detect faces")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--fp16", action="store_true", help="half precision (CUDA only)")
+    add_device_arguments(parser)
     parser.add_argument("--models-dir", default="", help="model folder (default: registry's)")
     parser.add_argument("--no-download", action="store_true",
                         help="never download a missing model; stop with what to do instead")
@@ -67,7 +82,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     from openpose_ros.handface.detector import HandFaceConfig
 
     return PipelineConfig(
-        model=args.model, models_dir=args.models_dir or None, device=args.device, fp16=args.fp16,
+        model=args.model, models_dir=args.models_dir or None, device=args.device,
+        engine=args.engine, precision=args.precision, num_threads=args.num_threads,
         net_resolution=parse_net_resolution(args.net_resolution),
         scale_number=args.scale_number, scale_gap=args.scale_gap,
         number_people_max=args.number_people_max,
@@ -132,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     for path in reader.unreadable:
         print(f"openpose-ros: skipped {path}: not a readable image", file=sys.stderr)
     print(f"{frames} frames, {people_count / max(frames, 1):.2f} people per frame, "
-          f"{frames / max(seconds, 1e-9):.2f} frames/s ({pipeline.model_name} on "
-          f"{pipeline.device}); output in {output}")
+          f"{frames / max(seconds, 1e-9):.2f} frames/s ({pipeline.describe()}); "
+          f"output in {output}")
     return 0
 
 

@@ -50,7 +50,9 @@ class PipelineConfig:
         models_dir: where model files live; None means the registry's default
             (``OPENPOSE_ROS_MODELS``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        fp16: run the networks in half precision (CUDA only).
+        engine: ``"auto"``, ``"torch"`` or ``"openvino"`` (``nets.precision`` has the rules).
+        precision: ``"auto"``, ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"int8"``.
+        num_threads: CPU threads of either engine; 0: this machine's cores.
         net_resolution: body net input ``(w, h)``; one side may be -1 (from the image aspect).
         net_resolution_dynamic: OpenPose's cap on the derived side.
         scale_number, scale_gap: multi-scale body inference.
@@ -65,7 +67,9 @@ class PipelineConfig:
     model: str = "BODY_25"
     models_dir: str | None = None
     device: str = "auto"
-    fp16: bool = False
+    engine: str = "auto"
+    precision: str = "auto"
+    num_threads: int = 0
     net_resolution: tuple[int, int] = (-1, 368)
     net_resolution_dynamic: float = 1.0
     scale_number: int = 1
@@ -89,6 +93,8 @@ class PipelineConfig:
         if (self.scale_number - 1) * self.scale_gap >= 1.0:
             raise ValueError(f"scale_number {self.scale_number} with scale_gap {self.scale_gap} "
                              "reaches a scale <= 0")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be >= 0 (0: every core), got {self.num_threads}")
         if self.number_people_max < -1 or self.number_people_max == 0:
             raise ValueError(f"number_people_max must be -1 or >= 1, got {self.number_people_max}")
 
@@ -99,7 +105,7 @@ class PipelineConfig:
 
     def same_networks(self, other: "PipelineConfig") -> bool:
         """Whether ``other`` runs the very same networks (only thresholds may differ)."""
-        keys = ("model", "models_dir", "device", "fp16")
+        keys = ("model", "models_dir", "device", "engine", "precision", "num_threads")
         hf = ("hands", "faces")
         return (all(getattr(self, k) == getattr(other, k) for k in keys)
                 and all(getattr(self.handface, k) == getattr(other.handface, k) for k in hf))
@@ -136,40 +142,67 @@ class PosePipeline:
         handface: ``HandFaceDetector`` or None when hands and faces are off.
         config: the config the parts were built from (kept for ``update`` and ``render``).
         device: the resolved torch device string, for reports.
+        runs: per loaded network (``body``, ``hand``, ``face``), the resolved
+            ``RunSettings`` (engine, precision, threads), for reports.
     """
 
     def __init__(self, estimator: Callable[[list[np.ndarray]], list[People]], *,
                  handface=None, config: PipelineConfig = PipelineConfig(),
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", runs: dict | None = None) -> None:
         self.estimator = estimator
         self.handface = handface
         self.config = config
         self.device = device
+        self.runs = dict(runs or {})
 
     @classmethod
     def load(cls, config: PipelineConfig) -> "PosePipeline":
-        """Load the networks ``config`` names onto its device.
+        """Load the networks ``config`` names onto its device, with its engine and precision.
 
         Raises:
             openpose_ros.nets.registry.ModelNotFoundError: a model file is missing (its
                 message says where it was looked for and how to get it).
+            ValueError: an engine or precision the device cannot run (the message lists
+                what it can), checked for every network before any is loaded.
         """
         from openpose_ros.decode.estimator import BodyEstimator
         from openpose_ros.nets import load_model
         from openpose_ros.nets.device import resolve_device
+        from openpose_ros.nets.loader import resolve_run_settings
 
         device = str(resolve_device(config.device))
-        common = dict(models_dir=config.models_dir, device=device, fp16=config.fp16)
-        body = load_model(config.model, **common)
+        names = {"body": config.model}
+        if config.handface.hands:
+            names["hand"] = "HAND_21"
+        if config.handface.faces:
+            names["face"] = "FACE_70"
+        runs = {role: resolve_run_settings(name, device, engine=config.engine,
+                                           precision=config.precision,
+                                           num_threads=config.num_threads)
+                for role, name in names.items()}
+
+        def load(role: str):
+            run = runs[role]
+            return load_model(names[role], models_dir=config.models_dir, device=device,
+                              engine=run.engine, precision=run.precision,
+                              num_threads=run.num_threads)
+
+        body = load("body")
         estimator = BodyEstimator(body, _estimator_config(config, body))
         handface = None
         if config.wants_parts:
             from openpose_ros.handface.detector import HandFaceDetector
 
-            hand = load_model("HAND_21", **common) if config.handface.hands else None
-            face = load_model("FACE_70", **common) if config.handface.faces else None
+            hand = load("hand") if config.handface.hands else None
+            face = load("face") if config.handface.faces else None
             handface = HandFaceDetector(hand, face, config.handface)
-        return cls(estimator, handface=handface, config=config, device=device)
+        return cls(estimator, handface=handface, config=config, device=device, runs=runs)
+
+    def describe(self) -> str:
+        """``BODY_25 on cpu (openvino fp32, 2 threads)``: what runs where, for reports."""
+        body = self.runs.get("body")
+        how = f" ({body.engine} {body.precision}, {body.num_threads} threads)" if body else ""
+        return f"{self.model_name} on {self.device}{how}"
 
     @property
     def model_name(self) -> str:

@@ -87,3 +87,20 @@ def test_lightweight_network_mpii_sample_ap(lightweight_estimator, shared_data, 
               f"MPII sample OKS AP {ap:.3f}"
               " (12 shared joints)")
     assert ap > 0.4
+
+
+def test_lightweight_openvino_int8_ap_within_0_02_of_float32(lightweight_estimator, shared_data):
+    """The default CPU engine (OpenVINO running Intel's INT8 IR) against float32 torch on the
+    same samples: the accuracy given up for the speed is bounded."""
+    pytest.importorskip("openvino", reason="the OpenVINO engine needs the openvino package")
+    from openpose_ros.decode.estimator import BodyEstimator
+    from openpose_ros.nets.openvino_engine import compile_network
+
+    int8 = BodyEstimator(compile_network(lightweight_estimator.network, precision="int8",
+                                         num_threads=2, source=shared_data / IR),
+                         lightweight_estimator.config)
+    for sample, ap in (("mmpose_coco", coco_sample_ap), ("mmpose_mpii", mpii_sample_ap)):
+        reference = ap(lightweight_estimator, shared_data / "annotated" / sample)
+        quantised = ap(int8, shared_data / "annotated" / sample)
+        print(f"\n{sample}: OKS AP torch fp32 {reference:.4f}, openvino int8 {quantised:.4f}")
+        assert reference - quantised <= 0.02

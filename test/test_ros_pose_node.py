@@ -356,6 +356,22 @@ def test_a_model_that_cannot_load_fails_configure_with_its_message(ros_context):
         node.destroy_node()
 
 
+def test_a_precision_the_device_cannot_run_fails_configure_naming_what_it_can(ros_context):
+    """The real loader: INT8 of BODY_25 is refused before any weights are looked for."""
+    node = PoseNode(context=ros_context, parameter_overrides=[
+        Parameter("model", value="BODY_25"), Parameter("device", value="cpu"),
+        Parameter("engine", value="torch"), Parameter("precision", value="int8")])
+    try:
+        assert node.lifecycle_state == "unconfigured"
+        assert "precision int8 cannot run BODY_25 with engine torch" in node.problem
+        assert "it can run: fp32" in node.problem
+        assert not node.set_parameters([Parameter("engine", value="tensorrt")])[0].successful
+        assert not node.set_parameters([Parameter("precision", value="fp64")])[0].successful
+        assert node.set_parameters([Parameter("precision", value="fp32")])[0].successful
+    finally:
+        node.destroy_node()
+
+
 def test_annotated_image_is_rendered_only_while_subscribed(graph):
     executor, helper, make = graph
     node, factory = make(image_topics=["/ann/image_raw"])

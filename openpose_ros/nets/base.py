@@ -17,7 +17,7 @@ class PoseNetwork(nn.Module):
     ``pixel / 256 - 0.5`` (spec §1.1), and returns ``net_output``: float32
     ``[N, C, ceil(H/8), ceil(W/8)]`` in OpenPose channel order (part heatmaps, background, then
     PAF x/y pairs). It runs under ``torch.inference_mode()`` and casts ``x`` to the network's
-    device, dtype (fp16 after ``prepare_network(..., fp16=True)``) and memory format.
+    device, dtype (fp16/bf16 after ``prepare_network(..., precision=...)``) and memory format.
 
     Attributes:
         layout: keypoint layout whose channel map describes ``net_output``.

@@ -1,7 +1,8 @@
 """The main job in one command: a video through the pose node on the real ROS graph.
 
     python -m openpose_ros.ros.demo --input VIDEO --output DIR [--model LIGHTWEIGHT_COCO_18]
-                                    [--max-frames N] [--no-tracking]
+                                    [--max-frames N] [--no-tracking] [--device auto]
+                                    [--engine auto] [--precision auto] [--num-threads 0]
 
 Three nodes share one executor in this process: the video source (lock-step: the next frame
 goes out when the previous result came back, so a slow network still sees every frame), the
@@ -28,6 +29,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
+from openpose_ros.cli import add_device_arguments
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.convert import msg_to_people
 from openpose_ros.ros.images import image_to_bgr8
@@ -107,7 +109,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--net-resolution", default="-1x256",
                         help="net input WxH, one side -1; write --net-resolution=-1x368 "
                         "(default -1x256: 456x256 for 16:9)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    add_device_arguments(parser)
     parser.add_argument("--models-dir", default="", help="model folder (default: registry's)")
     parser.add_argument("--hand", action="store_true", help="also detect hands")
     parser.add_argument("--face", action="store_true", help="also detect faces")
@@ -136,6 +138,8 @@ def _pose_parameters(args: argparse.Namespace) -> list[Parameter]:
     return [Parameter(name, value=value) for name, value in (
         ("image_topics", [f"{_CAMERA}/image_raw"]), ("model", args.model),
         ("net_resolution", args.net_resolution), ("device", args.device),
+        ("engine", args.engine), ("precision", args.precision),
+        ("num_threads", args.num_threads),
         ("models_dir", args.models_dir), ("hand", args.hand), ("face", args.face),
         ("reliability", "reliable"), ("image_timeout", 60.0), ("tracking", args.tracking))]
 
@@ -151,7 +155,7 @@ def _summary(source: VideoSource, pose: PoseNode, recorder: Recorder, seconds: f
         f"track ids given: {len(recorder.track_ids)}" if pose.settings.tracking
         else "tracking off",
         f"{answered / max(seconds, 1e-9):.2f} frames/s end to end over {seconds:.1f} s "
-        f"({pose.pipeline_config.model} on {pose.pipeline.device if pose.pipeline else '?'})",
+        f"({pose.pipeline.describe() if pose.pipeline else pose.pipeline_config.model})",
         f"annotated video: {recorder.video_path} ({recorder.images} frames)",
         f"OpenPose JSON: {recorder.output / 'json'}",
     ])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpose_ros.handface.detector import HandFaceConfig
+from openpose_ros.nets.precision import ENGINES, PRECISIONS
 from openpose_ros.pipeline import PipelineConfig, models_dir_or_none, parse_net_resolution
 from openpose_ros.tracking2d import TrackerConfig
 from openpose_ros.ros.param_table import ParamSpec, descriptor
@@ -35,7 +36,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        choices=MODELS),
     _T("models_dir", "", "folder with model files; empty: $OPENPOSE_ROS_MODELS or the default"),
     _T("device", "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N"),
-    _T("fp16", False, "half-precision inference (CUDA only)"),
+    _T("engine", "auto", "inference engine: auto (openvino on a CPU when installed, else "
+       "torch), torch, openvino (CPU only)", choices=ENGINES),
+    _T("precision", "auto", "number format: auto (fp16 on CUDA; int8 for the lightweight "
+       "network under openvino; bf16 on CPUs with native bf16; else fp32), fp32, fp16, bf16, "
+       "int8; configure fails naming what the device and engine can run", choices=PRECISIONS),
+    _T("num_threads", 0, "CPU threads of either engine; 0: every core of this machine",
+       bounds=(0, 1024)),
     _T("net_resolution", "-1x368", "body net input WxH, multiples of 16 (8 for lightweight); "
        "one side -1 follows the image aspect (--net_resolution)"),
     _T("net_resolution_dynamic", 1.0, "cap on the derived side, x16/9 (--net_resolution_dynamic;"
@@ -234,7 +241,8 @@ def build_configs(values: dict[str, Any]) -> tuple[PipelineConfig, NodeSettings]
     )
     pipeline = PipelineConfig(
         model=str(v["model"]), models_dir=models_dir_or_none(str(v["models_dir"])),
-        device=str(v["device"]), fp16=bool(v["fp16"]),
+        device=str(v["device"]), engine=str(v["engine"]), precision=str(v["precision"]),
+        num_threads=int(v["num_threads"]),
         net_resolution=parse_net_resolution(v["net_resolution"]),
         net_resolution_dynamic=float(v["net_resolution_dynamic"]),
         scale_number=int(v["scale_number"]), scale_gap=float(v["scale_gap"]),

@@ -142,7 +142,7 @@ class PoseNode(LifecycleNode):
         for cam in self.cameras:
             cam.restart_tracking(self.settings.tracking)
         self.get_logger().info(
-            f"configured {self.pipeline.model_name} on {self.pipeline.device} for "
+            f"configured {self._describe_pipeline()} for "
             + ", ".join(f"{c.topics.image_topic} -> {c.topics.poses_topic}" for c in self.cameras))
         return _SUCCESS
 
@@ -195,6 +195,10 @@ class PoseNode(LifecycleNode):
         self.problem = problem
         self.get_logger().error(problem)
         return _FAILURE
+
+    def _describe_pipeline(self) -> str:
+        describe = getattr(self.pipeline, "describe", None)
+        return describe() if describe else f"{self.pipeline.model_name} on {self.pipeline.device}"
 
     def _load_pipeline(self) -> bool:
         try:
