@@ -32,12 +32,10 @@ import time
 from collections import Counter
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D, Skeleton2D
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Header
@@ -48,11 +46,11 @@ from openpose_ros.layouts import BODY_LAYOUTS
 from openpose_ros.msg import Pose2DArray, Pose3DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
 from openpose_ros.ros.diagnostics import diagnostic_array
-from openpose_ros.ros.hri_config import PARAMETER_NAMES, PARAMETERS, build_config
+from openpose_ros.ros.hri_config import PARAMETERS, build_config
 from openpose_ros.ros.hri_messages import Rep155Messages, ids_msg, roi_msg
-from openpose_ros.ros.param_table import descriptor
+from openpose_ros.ros.param_table import declare_all
 from openpose_ros.ros.qos_watch import result_qos
-from openpose_ros.ros.session import ros_session
+from openpose_ros.ros.session import run_node
 from openpose_ros.ros.tf_publish import TfPublisher
 
 __all__ = ["HriBridge", "main", "DROP_REASONS", "BODIES", "FACES"]
@@ -82,9 +80,7 @@ class HriBridge(Node):
 
     def __init__(self, node_name: str = "hri_bridge", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, descriptor(spec))
-        self.config = c = build_config({n: self.get_parameter(n).value for n in PARAMETER_NAMES})
+        self.config = c = build_config(declare_all(self, PARAMETERS))
         self.drops: Counter[str] = Counter()
         self.problems: dict[str, str] = {}  # drop reason -> last message, for tests and logs
         self.untracked_people = 0
@@ -367,18 +363,5 @@ def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros hri_bridge --ros-args -p pose_topics:="[/cam0/poses]"``."""
     # Ctrl-C reaches the spin as KeyboardInterrupt with the context still up, so the bridge can
     # tell listeners that its bodies are gone before it exits.
-    with ros_session(args, signal_handler_options=SignalHandlerOptions.NO):
-        try:
-            node = HriBridge()
-        except ValueError as err:
-            rclpy.logging.get_logger("hri_bridge").fatal(f"not started: {err}")
-            return 1
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            if rclpy.ok():
-                node.shutdown()
-            node.destroy_node()
-    return 0
+    return run_node(args, HriBridge, "hri_bridge", on_exit=HriBridge.shutdown,
+                    signal_handler_options=SignalHandlerOptions.NO)

@@ -12,7 +12,7 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-__all__ = ["ParamSpec", "descriptor"]
+__all__ = ["ParamSpec", "declare_all", "descriptor"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,11 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
             desc.floating_point_range = [FloatingPointRange(from_value=float(low),
                                                             to_value=float(high), step=0.0)]
     return desc
+
+
+def declare_all(node, specs) -> dict[str, Any]:
+    """Declare every parameter of ``specs`` on ``node`` (overrides from the command line or a
+    params file apply) and return their values by name."""
+    for spec in specs:
+        node.declare_parameter(spec.name, spec.default, descriptor(spec))
+    return {spec.name: node.get_parameter(spec.name).value for spec in specs}

@@ -14,7 +14,7 @@ formats ``<id>`` (the REP-155 body id).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import numpy as np
@@ -26,12 +26,13 @@ from openpose_ros.hri.body_frame import hip_midpoint, torso_rotation
 from openpose_ros.msg import Pose3DArray
 from openpose_ros.ros.convert3d import people3d_to_msg
 from openpose_ros.ros.markers import SkeletonMarkers
+from openpose_ros.ros.param_table import ParamSpec
 from openpose_ros.ros.qos_watch import result_qos
 from openpose_ros.ros.tf_publish import TfPublisher, make_transform, quaternion_from_matrix
 from openpose_ros.threed.result import People3D
 
-__all__ = ["People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS", "ORIENTATIONS",
-           "body_transforms", "hand_transforms"]
+__all__ = ["OUTPUT_PARAMETERS", "People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS",
+           "ORIENTATIONS", "body_transforms", "hand_transforms", "output_config"]
 
 #: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
 ROOT_JOINTS = ("MidHip", "Neck")
@@ -52,6 +53,30 @@ class People3DOutputConfig:
     marker_topic: str = "poses3d/markers"
     marker_lifetime: float = 1.0
     joint_diameter: float = 0.05
+
+
+#: The output rows of the parameter table of every node that publishes 3D people (the
+#: triangulation and RGB-D nodes); their names are ``People3DOutputConfig``'s fields.
+OUTPUT_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("output_topic", "poses3d", "Pose3DArray topic"),
+    ParamSpec("publish_tf", True, "body_<id> frames (and joints) on /tf"),
+    ParamSpec("publish_joint_tf", True,
+              "one frame per joint, body_<id>/<joint>, child of body_<id>"),
+    ParamSpec("publish_hand_tf", False, "one frame per hand joint, body_<id>/left_hand/<joint> "
+              "(and right_hand), child of body_<id>"),
+    ParamSpec("tf_prefix", "", "prefix of the body frames (e.g. 'mocap/')"),
+    ParamSpec("publish_markers", True, "skeleton markers for rviz"),
+    ParamSpec("marker_topic", "poses3d/markers", "MarkerArray topic"),
+    ParamSpec("marker_lifetime", 1.0,
+              "seconds rviz keeps a marker that is not refreshed (0: forever)",
+              bounds=(0.0, 3600.0)),
+    ParamSpec("joint_diameter", 0.05, "marker sphere size, m", bounds=(0.001, 10.0)),
+)
+
+
+def output_config(values: dict) -> People3DOutputConfig:
+    """The output config from a node's declared parameter values (``OUTPUT_PARAMETERS``)."""
+    return People3DOutputConfig(**{f.name: values[f.name] for f in fields(People3DOutputConfig)})
 
 
 def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",

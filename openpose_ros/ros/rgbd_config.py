@@ -12,6 +12,7 @@ import numpy as np
 
 from openpose_ros.rgbd.depth_window import WindowConfig
 from openpose_ros.rgbd.estimator import METHODS, RgbdConfig
+from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
 from openpose_ros.ros.pose_config import RELIABILITIES, ParamSpec
 from openpose_ros.threed.smoothing import OneEuroConfig
 from openpose_ros.threed.tracking import TrackingConfig
@@ -66,15 +67,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("smoothing_d_cutoff", 1.0, "One-Euro cut-off of the speed estimate, Hz",
        bounds=(0.001, 1000.0)),
     # -- outputs
-    _T("output_topic", "poses3d", "Pose3DArray topic"),
-    _T("publish_tf", True, "body_<id> frames (and joints) on /tf"),
-    _T("publish_joint_tf", True, "one frame per joint, body_<id>/<joint>, child of body_<id>"),
-    _T("tf_prefix", "", "prefix of the body frames (e.g. 'rgbd/')"),
-    _T("publish_markers", True, "skeleton markers for rviz"),
-    _T("marker_topic", "poses3d/markers", "MarkerArray topic"),
-    _T("marker_lifetime", 1.0, "seconds rviz keeps a marker that is not refreshed (0: forever)",
-       bounds=(0.0, 3600.0)),
-    _T("joint_diameter", 0.05, "marker sphere size, m", bounds=(0.001, 10.0)),
+    *OUTPUT_PARAMETERS,
     _T("warn_period", 5.0, "seconds between repeats of the same warning", bounds=(0.0, 3600.0)),
 )
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
@@ -100,14 +93,7 @@ class RgbdNodeConfig:
     track_3d: bool
     tracking: TrackingConfig
     smoothing: OneEuroConfig | None
-    output_topic: str
-    publish_tf: bool
-    publish_joint_tf: bool
-    tf_prefix: str
-    publish_markers: bool
-    marker_topic: str
-    marker_lifetime: float
-    joint_diameter: float
+    output: People3DOutputConfig
     warn_period: float
 
 
@@ -154,8 +140,4 @@ def build_config(values: dict) -> RgbdNodeConfig:
         reliability=v["reliability"], slop_s=v["slop"], queue_size=v["queue_size"],
         estimator=estimator, track_3d=v["track_3d"],
         tracking=TrackingConfig(max_distance_m=v["track_max_distance"], max_age_s=v["track_max_age"]),
-        smoothing=smoothing, output_topic=v["output_topic"], publish_tf=v["publish_tf"],
-        publish_joint_tf=v["publish_joint_tf"], tf_prefix=v["tf_prefix"],
-        publish_markers=v["publish_markers"], marker_topic=v["marker_topic"],
-        marker_lifetime=v["marker_lifetime"], joint_diameter=v["joint_diameter"],
-        warn_period=v["warn_period"])
+        smoothing=smoothing, output=output_config(v), warn_period=v["warn_period"])

@@ -26,10 +26,8 @@ import time
 from collections import Counter
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -41,11 +39,11 @@ from openpose_ros.rgbd.camera_info import camera_from_info
 from openpose_ros.rgbd.estimator import DepthGeometry, RgbdEstimator, RgbdInputError
 from openpose_ros.rgbd.identity import RgbdIdentity
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
-from openpose_ros.ros.people3d_output import People3DOutputConfig, People3DPublisher
-from openpose_ros.ros.pose_config import descriptor
+from openpose_ros.ros.people3d_output import People3DPublisher
+from openpose_ros.ros.param_table import declare_all
 from openpose_ros.ros.qos_watch import image_qos, incompatible_qos_callbacks, result_qos
-from openpose_ros.ros.rgbd_config import PARAMETER_NAMES, PARAMETERS, build_config
-from openpose_ros.ros.session import ros_session
+from openpose_ros.ros.rgbd_config import PARAMETERS, build_config
+from openpose_ros.ros.session import run_node
 from openpose_ros.threed.cameras import CalibrationError, Camera
 from openpose_ros.threed.sync import StampSynchronizer, SyncConfig, SyncedSet
 
@@ -74,9 +72,7 @@ class RgbdNode(Node):
 
     def __init__(self, node_name: str = "rgbd_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, descriptor(spec))
-        self.config = c = build_config({n: self.get_parameter(n).value for n in PARAMETER_NAMES})
+        self.config = c = build_config(declare_all(self, PARAMETERS))
         self.drops: Counter[str] = Counter()
         self.problems: dict[str, str] = {}  # drop reason -> last message, for tests and logs
         self.published = 0
@@ -88,11 +84,7 @@ class RgbdNode(Node):
         self._color: Camera | None = None
         self._depth_cam: Camera | None = None
         self._estimator: RgbdEstimator | None = None
-        self.output = People3DPublisher(self, People3DOutputConfig(
-            output_topic=c.output_topic, publish_tf=c.publish_tf,
-            publish_joint_tf=c.publish_joint_tf, tf_prefix=c.tf_prefix,
-            publish_markers=c.publish_markers, marker_topic=c.marker_topic,
-            marker_lifetime=c.marker_lifetime, joint_diameter=c.joint_diameter))
+        self.output = People3DPublisher(self, c.output)
         self._frame_id = c.frame_id
         sensor = image_qos(c.reliability, max(c.queue_size, 5))
         self.create_subscription(Pose2DArray, c.poses_topic, self._on_poses, result_qos(c.queue_size))
@@ -259,18 +251,4 @@ class RgbdNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros rgbd_node --ros-args -p depth_topic:=...``."""
-    with ros_session(args):
-        try:
-            node = RgbdNode()
-        except ValueError as err:
-            rclpy.logging.get_logger("rgbd_node").fatal(f"not started: {err}")
-            return 1
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            if rclpy.ok():
-                node.clear_markers()
-            node.destroy_node()
-    return 0
+    return run_node(args, RgbdNode, "rgbd_node", on_exit=RgbdNode.clear_markers)

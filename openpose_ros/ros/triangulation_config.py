@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openpose_ros.layouts import BODY_LAYOUTS, Layout
+from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
 from openpose_ros.ros.pose_config import ParamSpec
 from openpose_ros.threed.associate import AssociationConfig
 from openpose_ros.threed.reconstruct import ReconstructionConfig
@@ -69,18 +70,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("smoothing_d_cutoff", 1.0, "One-Euro cut-off of the speed estimate, Hz",
        bounds=(0.001, 1000.0)),
     # -- outputs
-    _T("output_topic", "poses3d", "Pose3DArray topic"),
-    _T("publish_tf", True, "body_<id> frames (and joints) on /tf"),
-    _T("publish_joint_tf", True, "one frame per joint, body_<id>/<joint>, child of body_<id>"),
-    _T("publish_hand_tf", False, "one frame per hand joint, body_<id>/left_hand/<joint> (and "
-       "right_hand), child of body_<id>"),
+    *OUTPUT_PARAMETERS,
     _T("publish_camera_tf", True, "each camera's frame in the world frame on /tf_static"),
-    _T("tf_prefix", "", "prefix of the body frames (e.g. 'mocap/')"),
-    _T("publish_markers", True, "skeleton markers for rviz"),
-    _T("marker_topic", "poses3d/markers", "MarkerArray topic"),
-    _T("marker_lifetime", 1.0, "seconds rviz keeps a marker that is not refreshed (0: forever)",
-       bounds=(0.0, 3600.0)),
-    _T("joint_diameter", 0.05, "marker sphere size, m", bounds=(0.001, 10.0)),
     _T("warn_period", 5.0, "seconds between repeats of the same warning", bounds=(0.0, 3600.0)),
 )
 PARAMETER_NAMES: tuple[str, ...] = tuple(p.name for p in PARAMETERS)
@@ -103,16 +94,8 @@ class TriangulationNodeConfig:
     reconstruction: ReconstructionConfig
     tracking: TrackingConfig
     smoothing: OneEuroConfig | None
-    output_topic: str
-    publish_tf: bool
-    publish_joint_tf: bool
-    publish_hand_tf: bool
+    output: People3DOutputConfig
     publish_camera_tf: bool
-    tf_prefix: str
-    publish_markers: bool
-    marker_topic: str
-    marker_lifetime: float
-    joint_diameter: float
     warn_period: float
 
 
@@ -146,9 +129,5 @@ def build_config(values: dict) -> TriangulationNodeConfig:
         min_views=v["min_views"], wait_for_stragglers=v["wait_for_stragglers"],
         reconstruction=reconstruction,
         tracking=TrackingConfig(max_distance_m=v["track_max_distance"], max_age_s=v["track_max_age"]),
-        smoothing=smoothing, output_topic=v["output_topic"], publish_tf=v["publish_tf"],
-        publish_joint_tf=v["publish_joint_tf"], publish_hand_tf=v["publish_hand_tf"],
-        publish_camera_tf=v["publish_camera_tf"],
-        tf_prefix=v["tf_prefix"], publish_markers=v["publish_markers"],
-        marker_topic=v["marker_topic"], marker_lifetime=v["marker_lifetime"],
-        joint_diameter=v["joint_diameter"], warn_period=v["warn_period"])
+        smoothing=smoothing, output=output_config(v), publish_camera_tf=v["publish_camera_tf"],
+        warn_period=v["warn_period"])

@@ -29,22 +29,20 @@ import time
 from collections import Counter
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
-from openpose_ros.ros.people3d_output import ROOT_JOINTS, People3DOutputConfig, People3DPublisher
-from openpose_ros.ros.pose_config import descriptor
+from openpose_ros.ros.people3d_output import ROOT_JOINTS, People3DPublisher
+from openpose_ros.ros.param_table import declare_all
 from openpose_ros.ros.qos_watch import result_qos
-from openpose_ros.ros.session import ros_session
+from openpose_ros.ros.session import run_node
 from openpose_ros.ros.tf_publish import TfPublisher, make_transform, quaternion_from_matrix
-from openpose_ros.ros.triangulation_config import PARAMETER_NAMES, PARAMETERS, build_config
+from openpose_ros.ros.triangulation_config import PARAMETERS, build_config
 from openpose_ros.threed.calibration_io import CameraEntry, load_calibration
 from openpose_ros.threed.cameras import CalibrationError, Intrinsics, Rig
 from openpose_ros.threed.image_geometry import binned_roi_intrinsics
@@ -72,9 +70,7 @@ class TriangulationNode(Node):
 
     def __init__(self, node_name: str = "triangulation_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, descriptor(spec))
-        self.config = config = build_config({n: self.get_parameter(n).value for n in PARAMETER_NAMES})
+        self.config = config = build_config(declare_all(self, PARAMETERS))
         calibration = load_calibration(config.calibration_file)
         self.world_frame = config.world_frame or calibration.world_frame
         self.entries: tuple[CameraEntry, ...] = calibration.entries
@@ -93,12 +89,7 @@ class TriangulationNode(Node):
         self._reconstructor: Reconstructor | None = None
         self._rebuild()
         qos = result_qos()
-        self.output = People3DPublisher(self, People3DOutputConfig(
-            output_topic=config.output_topic, publish_tf=config.publish_tf,
-            publish_joint_tf=config.publish_joint_tf, publish_hand_tf=config.publish_hand_tf,
-            tf_prefix=config.tf_prefix,
-            publish_markers=config.publish_markers, marker_topic=config.marker_topic,
-            marker_lifetime=config.marker_lifetime, joint_diameter=config.joint_diameter))
+        self.output = People3DPublisher(self, config.output)
         self.tf_static = TfPublisher(self, static=True) if config.publish_camera_tf else None
         self.pose_topics: list[str] = []
         self.info_topics: dict[int, str] = {}
@@ -226,18 +217,5 @@ class TriangulationNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """``ros2 run openpose_ros triangulation_node --ros-args -p calibration_file:=rig.yaml``."""
-    with ros_session(args):
-        try:
-            node = TriangulationNode()
-        except (ValueError, CalibrationError) as err:
-            rclpy.logging.get_logger("triangulation_node").fatal(f"not started: {err}")
-            return 1
-        try:
-            rclpy.spin(node)
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        finally:
-            if rclpy.ok():
-                node.clear_markers()
-            node.destroy_node()
-    return 0
+    return run_node(args, TriangulationNode, "triangulation_node",
+                    errors=(ValueError, CalibrationError), on_exit=TriangulationNode.clear_markers)
