@@ -184,6 +184,9 @@ export LD_LIBRARY_PATH="$INSTALL/lib:$VENV/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_
 # DDS traffic stays on this machine unless the user says otherwise.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export RMW_IMPLEMENTATION="\${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
+# OpenMP workers wait without spinning (as openpose_ros/__init__.py sets it), also for scripts
+# and tests that import torch before openpose_ros: libgomp reads this once, when torch loads.
+export OMP_WAIT_POLICY="\${OMP_WAIT_POLICY:-PASSIVE}"
 EOF
 )
 if [[ ! -f "$env_file" || "$(cat "$env_file")" != "$env_text" ]]; then
