@@ -140,19 +140,20 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
     """
     missing_a, missing_b = np.isnan(a[0]), np.isnan(b[0])
     count = (~missing_a).astype(np.float32) @ (~missing_b).T.astype(np.float32)
-    rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
-    # A missing joint is put far from every other one, so its term is exactly 0 and no mask is
-    # needed; float32 for the pairs x joints part.
+    # Every pair at once ([2, A, B, J] float32: a gather of the candidate pairs costs more
+    # numpy calls than it saves arithmetic at a few tens of people). A missing joint is put far
+    # from every other one, so its term is exactly 0 and no mask is needed.
     far = np.float32(1e8)
-    fa = np.where(missing_a, far, a).astype(np.float32)[:, rows]  # [2, K, J]
-    fb = np.where(missing_b, -far, b).astype(np.float32)[:, cols]
-    d = fa - fb
+    fa = np.where(missing_a, far, a).astype(np.float32)
+    fb = np.where(missing_b, -far, b).astype(np.float32)
+    d = fa[:, :, None] - fb[:, None]
     d *= d
-    e = d[0] + d[1]
-    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)[rows, cols]) ** 2)[:, None]
+    e = d[0] + d[1]  # [A, B, J]
+    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)) ** 2)[..., None]
     np.exp(e, out=e)
-    sim = np.zeros(count.shape, np.float32)
-    sim[rows, cols] = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
+    sim = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
+    if candidates is not None:
+        sim *= candidates
     return sim / np.maximum(count, 1), count.astype(np.int64)
 
 
