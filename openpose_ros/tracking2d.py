@@ -140,20 +140,19 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
     """
     missing_a, missing_b = np.isnan(a[0]), np.isnan(b[0])
     count = (~missing_a).astype(np.float32) @ (~missing_b).T.astype(np.float32)
-    # Every pair at once ([2, A, B, J] float32: a gather of the candidate pairs costs more
-    # numpy calls than it saves arithmetic at a few tens of people). A missing joint is put far
-    # from every other one, so its term is exactly 0 and no mask is needed.
+    rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
+    # A missing joint is put far from every other one, so its term is exactly 0 and no mask is
+    # needed; float32 for the pairs x joints part.
     far = np.float32(1e8)
-    fa = np.where(missing_a, far, a).astype(np.float32)
-    fb = np.where(missing_b, -far, b).astype(np.float32)
-    d = fa[:, :, None] - fb[:, None]
+    fa = np.where(missing_a, far, a).astype(np.float32)[:, rows]  # [2, K, J]
+    fb = np.where(missing_b, -far, b).astype(np.float32)[:, cols]
+    d = fa - fb
     d *= d
-    e = d[0] + d[1]  # [A, B, J]
-    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)) ** 2)[..., None]
+    e = d[0] + d[1]
+    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)[rows, cols]) ** 2)[:, None]
     np.exp(e, out=e)
-    sim = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
-    if candidates is not None:
-        sim *= candidates
+    sim = np.zeros(count.shape, np.float32)
+    sim[rows, cols] = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
     return sim / np.maximum(count, 1), count.astype(np.int64)
 
 
@@ -164,13 +163,13 @@ def _padded(box: np.ndarray, padding: float, min_side: float) -> np.ndarray:
 
 
 def _nan_median(values: np.ndarray) -> np.ndarray:
-    """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are)."""
+    """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are);
+    the NaN must lie at the same places in every plane ``C`` (a joint lacks both x and y)."""
     ordered = np.sort(values, axis=-1)  # NaN last
-    count = np.isfinite(ordered).sum(-1)  # [C, N]
-    flat, count = ordered.reshape(-1, ordered.shape[-1]), count.ravel()
-    row = np.arange(len(flat))
-    median = (flat[row, np.maximum(count - 1, 0) // 2] + flat[row, count // 2]) / 2
-    return np.where(count > 0, median, np.nan).reshape(values.shape[:2])
+    count = values.shape[-1] - np.isnan(values[0]).sum(-1)  # [N]
+    row = np.arange(len(count))
+    # count 0: both indices (-1 and 0) pick a NaN, so the median is NaN without a mask
+    return (ordered[:, row, (count - 1) // 2] + ordered[:, row, count // 2]) / 2
 
 
 class Tracker2D:
@@ -259,18 +258,24 @@ class Tracker2D:
         matched = np.zeros(len(self._ids), dtype=bool)
         matched[cols] = True
         self._missed = np.where(matched, 0, self._missed + 1)
-        in_view = ((pred_box[1] >= 0) & (pred_box[0] <= np.array(people.image_size)[:, None])).all(0)
-        keep = matched | ((self._ids >= 0) & in_view)  # tentative tracks die at their first miss
-        ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
+        width, height = people.image_size
+        in_view = ((pred_box[1] >= 0).all(0) & (pred_box[0, 0] <= width)
+                   & (pred_box[0, 1] <= height))
+        tentative = self._ids < 0
+        keep = matched | (~tentative & in_view)  # tentative tracks die at their first miss
 
-        confirm = np.flatnonzero(matched & (self._ids < 0) & (self._hits >= cfg.min_hits))
-        if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
-            self._issue_ids(confirm[np.argsort(rows[np.searchsorted(cols, confirm)])])
+        if tentative.any():
+            confirm = np.flatnonzero(matched & tentative & (self._hits >= cfg.min_hits))
+            if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
+                self._issue_ids(confirm[np.argsort(rows[np.searchsorted(cols, confirm)])])
         track_ids = np.full(len(people), -1, dtype=np.int32)
         track_ids[rows] = self._ids[cols]
 
         if not keep.all():
+            ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
             self._keep(keep)
+        if len(rows) == len(people):  # everyone matched: no new track
+            return self._result(people, track_ids, reason, ended)
         new = np.ones(len(people), dtype=bool)
         new[rows] = False
         new = np.flatnonzero(new & valid.any(-1))  # people with no valid joint get no track
@@ -280,6 +285,11 @@ class Tracker2D:
                 fresh = np.arange(len(self._ids) - len(new), len(self._ids))
                 self._issue_ids(fresh)
                 track_ids[new] = self._ids[fresh]
+        return self._result(people, track_ids, reason, ended)
+
+    @staticmethod
+    def _result(people: People, track_ids: np.ndarray, reason: str | None,
+                ended: tuple[int, ...]) -> TrackUpdate2D:
         out = object.__new__(People)  # a shallow copy, without re-checking every array
         out.__dict__.update(people.__dict__, track_ids=track_ids)
         return TrackUpdate2D(out, reason, ended)
@@ -287,18 +297,19 @@ class Tracker2D:
     def _matched(self, rows: np.ndarray, cols: np.ndarray, pts: np.ndarray, pred: np.ndarray,
                  dt: np.ndarray, stamp_s: float) -> None:
         """Tracks ``cols`` take people ``rows``: positions, velocity, box, hits."""
-        seen, last = pts[:, rows], self._pts[:, cols]
+        # Every track matched (the usual frame): views instead of gathers and scatters
+        tracks = slice(None) if len(cols) == len(self._ids) else cols
+        seen, last, vel = pts[:, rows], self._pts[:, tracks], self._vel[:, tracks]
         moving = dt > 0
         # NaN unless the joint is seen now and was known: the median skips it
         measured = _nan_median((seen - last) / np.where(moving, dt, 1.0)[:, None])
-        update = moving & np.isfinite(measured).all(0)
-        a = np.where(self._hits[cols] > 1, self.config.velocity_smoothing, 1.0)
-        self._vel[:, cols] = np.where(update, a * measured + (1 - a) * self._vel[:, cols],
-                                      self._vel[:, cols])
-        self._pts[:, cols] = np.where(np.isnan(seen), pred[:, cols], seen)
-        self._box[..., cols] = keypoint_boxes(self._pts[:, cols])
-        self._stamp[cols] = stamp_s
-        self._hits[cols] += 1
+        update = moving & ~np.isnan(measured[0])
+        a = np.where(self._hits[tracks] > 1, self.config.velocity_smoothing, 1.0)
+        self._vel[:, tracks] = np.where(update, a * measured + (1 - a) * vel, vel)
+        self._pts[:, tracks] = np.where(np.isnan(seen), pred[:, tracks], seen)
+        self._box[..., tracks] = keypoint_boxes(self._pts[:, tracks])
+        self._stamp[tracks] = stamp_s
+        self._hits[tracks] += 1
 
     def _add(self, pts: np.ndarray, box: np.ndarray, stamp_s: float) -> None:
         """New tentative tracks, one per person of ``pts [2, n, J]``."""
@@ -332,8 +343,7 @@ class Tracker2D:
         (lo, hi), (pred_lo, pred_hi) = box, pred_box
         gap = np.maximum(lo[:, :, None], pred_lo[:, None]) - np.minimum(hi[:, :, None],
                                                                          pred_hi[:, None])
-        with np.errstate(invalid="ignore"):
-            near = (gap <= 3 * cfg.kappa * scale).all(0)
+        near = np.maximum(gap[0], gap[1]) <= 3 * cfg.kappa * scale  # NaN (no joint): not near
         oks, common = keypoint_similarity(pts, pred, scale, cfg.kappa, near)
         use_oks = common >= cfg.min_common_joints
         sim = oks
@@ -341,10 +351,16 @@ class Tracker2D:
             overlap = box_overlap(_padded(box, cfg.box_padding, min_side),
                                   _padded(pred_box, cfg.box_padding, min_side))
             sim = np.where(use_oks, oks, overlap)
-        with np.errstate(invalid="ignore"):  # NaN overlap (no valid joint) never matches
-            ok = sim >= np.where(use_oks, cfg.min_similarity, cfg.min_box_overlap)
-        rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
-        accept = ok[rows, cols]
-        rows, cols = rows[accept], cols[accept]
-        order = np.argsort(cols)
-        return rows[order], cols[order]
+        # NaN overlap (no valid joint) never matches
+        ok = sim >= np.where(use_oks, cfg.min_similarity, cfg.min_box_overlap)
+        return _optimal_matches(ok, sim)
+
+
+def _optimal_matches(ok: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns (ascending) of the ``ok [A, B]`` pairs that the assignment maximising
+    first the number of matches, then the summed ``sim``, takes."""
+    rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
+    accept = ok[rows, cols]
+    rows, cols = rows[accept], cols[accept]
+    order = np.argsort(cols)
+    return rows[order], cols[order]
