@@ -141,15 +141,12 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
     missing_a, missing_b = np.isnan(a[0]), np.isnan(b[0])
     count = (~missing_a).astype(np.float32) @ (~missing_b).T.astype(np.float32)
     rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
-    # A missing joint is put far from every other one, so its term is exactly 0 and no mask is
-    # needed; float32 for the pairs x joints part.
-    far = np.float32(1e8)
-    fa = np.where(missing_a, far, a).astype(np.float32)[:, rows]  # [2, K, J]
-    fb = np.where(missing_b, -far, b).astype(np.float32)[:, cols]
-    d = fa - fb
+    d = a.astype(np.float32)[:, rows] - b.astype(np.float32)[:, cols]  # [2, K, J], float32
     d *= d
     e = d[0] + d[1]
     e *= (-0.5 / (kappa * np.asarray(scale, np.float32)[rows, cols]) ** 2)[:, None]
+    # A joint missing from either side (NaN) becomes -inf: its term is exactly 0, no mask needed
+    np.fmax(e, -np.inf, out=e)
     np.exp(e, out=e)
     sim = np.zeros(count.shape, np.float32)
     sim[rows, cols] = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
