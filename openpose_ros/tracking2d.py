@@ -105,10 +105,10 @@ def valid_joints(body: np.ndarray) -> np.ndarray:
     return (body[..., 2] > 0) & np.isfinite(body[..., 0]) & np.isfinite(body[..., 1])
 
 
-def keypoint_boxes(pts: np.ndarray) -> np.ndarray:
+def keypoint_boxes(pts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``[2, 2, N]`` boxes (low and high corner) around the joints of ``pts [2, N, J]``
-    (pixels, NaN: missing); NaN for a row without a joint."""
-    boxes = np.empty((2,) + pts.shape[:2])
+    (pixels, NaN: missing), written into ``out`` if given; NaN for a row without a joint."""
+    boxes = np.empty((2,) + pts.shape[:2]) if out is None else out
     np.fmin.reduce(pts, axis=2, out=boxes[0])
     np.fmax.reduce(pts, axis=2, out=boxes[1])
     return boxes
@@ -240,7 +240,7 @@ class Tracker2D:
         box = keypoint_boxes(pts)
 
         expired = (stamp_s - self._stamp > cfg.max_gap_s) & (self._missed > 0)
-        if len(expired) and expired.any():  # before matching: a track that lapsed cannot take a new person
+        if expired.any():  # before matching: a track that lapsed cannot take a new person
             ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
             self._keep(~expired)
         dt = stamp_s - self._stamp  # [T], >= 0: stamps only grow between resets
@@ -252,9 +252,9 @@ class Tracker2D:
         if len(rows):
             self._matched(rows, cols, pts, pred, dt[cols], stamp_s)
 
-        matched = np.zeros(len(self._ids), dtype=bool)
-        matched[cols] = True
-        self._missed = np.where(matched, 0, self._missed + 1)
+        self._missed += 1
+        self._missed[cols] = 0
+        matched = self._missed == 0
         width, height = people.image_size
         in_view = ((pred_box[1] >= 0).all(0) & (pred_box[0, 0] <= width)
                    & (pred_box[0, 1] <= height))
@@ -295,7 +295,8 @@ class Tracker2D:
                  dt: np.ndarray, stamp_s: float) -> None:
         """Tracks ``cols`` take people ``rows``: positions, velocity, box, hits."""
         # Every track matched (the usual frame): views instead of gathers and scatters
-        tracks = slice(None) if len(cols) == len(self._ids) else cols
+        every = len(cols) == len(self._ids)
+        tracks = slice(None) if every else cols
         seen, last, vel = pts[:, rows], self._pts[:, tracks], self._vel[:, tracks]
         moving = dt > 0
         # NaN unless the joint is seen now and was known: the median skips it
@@ -304,7 +305,10 @@ class Tracker2D:
         a = np.where(self._hits[tracks] > 1, self.config.velocity_smoothing, 1.0)
         self._vel[:, tracks] = np.where(update, a * measured + (1 - a) * vel, vel)
         self._pts[:, tracks] = np.where(np.isnan(seen), pred[:, tracks], seen)
-        self._box[..., tracks] = keypoint_boxes(self._pts[:, tracks])
+        if every:
+            keypoint_boxes(self._pts, out=self._box)
+        else:
+            self._box[..., tracks] = keypoint_boxes(self._pts[:, tracks])
         self._stamp[tracks] = stamp_s
         self._hits[tracks] += 1
 
