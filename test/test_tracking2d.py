@@ -10,8 +10,8 @@ from openpose_ros.layouts import BODY_25, HAND_21
 from openpose_ros.people import People
 from scipy.optimize import linear_sum_assignment
 
-from openpose_ros.tracking2d import (Tracker2D, TrackerConfig, box_overlap, keypoint_boxes,
-                                     keypoint_similarity)
+from openpose_ros.tracking2d import (Tracker2D, TrackerConfig, _nan_median, box_overlap,
+                                     keypoint_boxes, keypoint_similarity)
 
 SIZE = (1280, 720)
 FPS = 30.0
@@ -322,6 +322,18 @@ def test_matching_equals_a_pair_by_pair_reference(rng):
         np.testing.assert_array_equal(got[1], cols)
         used = {k: used[k] + counts[k] for k in used}
     assert min(used.values()) >= 5, used  # the scenes exercised every path
+
+
+def test_velocity_median_skips_missing_joints(rng):
+    """The tracker's mask-free median equals numpy's median of the seen joints, rows with no
+    joint (NaN) among them, the first and last row included."""
+    for _ in range(100):
+        values = rng.normal(size=(2, int(rng.integers(1, 8)), int(rng.integers(1, 6))))
+        values[:, rng.random(values.shape[1:]) < 0.5] = np.nan
+        values[:, [0, -1] if rng.random() < 0.3 else []] = np.nan
+        expected = [[np.median(r[~np.isnan(r)]) if (~np.isnan(r)).any() else np.nan
+                     for r in plane] for plane in values]
+        np.testing.assert_array_equal(_nan_median(values), expected)
 
 
 def test_config_rejects_nonsense():
