@@ -128,7 +128,7 @@ def box_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: float,
                         candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """OKS-like similarity of ``a [2, A, J]`` and ``b [2, B, J]`` (pixels, NaN: missing).
+    """OKS-like similarity of ``a [2, A, J]`` and ``b [2, B, J]`` (pixels, NaN or inf: missing).
 
     Args:
         scale: ``[A, B]`` person scale in pixels of each pair.
@@ -138,8 +138,7 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
         ``[A, B]`` ``mean_j exp(-d_j^2 / (2 (kappa scale)^2))`` over the joints both have (0 where
         none is shared) and the ``[A, B]`` count of shared joints.
     """
-    missing_a, missing_b = np.isnan(a[0]), np.isnan(b[0])
-    count = (~missing_a).astype(np.float32) @ (~missing_b).T.astype(np.float32)
+    count = np.isfinite(a[0]).astype(np.float32) @ np.isfinite(b[0]).T.astype(np.float32)
     rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
     # take: a quarter of the cost of fancy indexing on these small arrays
     d = a.astype(np.float32).take(rows, axis=1) - b.astype(np.float32).take(cols, axis=1)
@@ -241,10 +240,12 @@ class Tracker2D:
         pts = np.where(valid, body[..., :2].transpose(2, 0, 1), np.nan).astype(np.float64, order="C")
         box = keypoint_boxes(pts)
 
-        expired = (stamp_s - self._stamp > cfg.max_gap_s) & (self._missed > 0)
-        if expired.any():  # before matching: a track that lapsed cannot take a new person
-            ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
-            self._keep(~expired)
+        missed = self._missed > 0
+        if missed.any():  # before matching: a track that lapsed cannot take a new person
+            expired = missed & (stamp_s - self._stamp > cfg.max_gap_s)
+            if expired.any():
+                ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
+                self._keep(~expired)
         dt = stamp_s - self._stamp  # [T], >= 0: stamps only grow between resets
         shift = self._vel * dt  # [2, T]
         pred = self._pts + shift[..., None]
@@ -257,12 +258,7 @@ class Tracker2D:
         self._missed += 1
         self._missed[cols] = 0
         matched = self._missed == 0
-        width, height = people.image_size
-        in_view = ((pred_box[1] >= 0).all(0) & (pred_box[0, 0] <= width)
-                   & (pred_box[0, 1] <= height))
         tentative = self._ids < 0
-        keep = matched | (~tentative & in_view)  # tentative tracks die at their first miss
-
         if tentative.any():
             confirm = np.flatnonzero(matched & tentative & (self._hits >= cfg.min_hits))
             if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
@@ -270,9 +266,14 @@ class Tracker2D:
         track_ids = np.full(len(people), -1, dtype=np.int32)
         track_ids[rows] = self._ids[cols]
 
-        if not keep.all():
-            ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
-            self._keep(keep)
+        if len(cols) < len(self._ids):  # a track missed this frame: it may end
+            width, height = people.image_size
+            in_view = ((pred_box[1] >= 0).all(0) & (pred_box[0, 0] <= width)
+                       & (pred_box[0, 1] <= height))
+            keep = matched | (~tentative & in_view)  # tentative tracks die at their first miss
+            if not keep.all():
+                ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
+                self._keep(keep)
         if len(rows) == len(people):  # everyone matched: no new track
             return self._result(people, track_ids, reason, ended)
         new = np.ones(len(people), dtype=bool)
