@@ -237,7 +237,8 @@ class Tracker2D:
         cfg = self.config
         body = people.body
         valid = valid_joints(body)
-        pts = np.where(valid, body[..., :2].transpose(2, 0, 1), np.nan).astype(np.float64, order="C")
+        pts = np.full((2,) + valid.shape, np.nan)  # [2, N, J] float64
+        np.copyto(pts, body[..., :2].transpose(2, 0, 1), where=valid)
         box = keypoint_boxes(pts)
 
         missed = self._missed > 0
