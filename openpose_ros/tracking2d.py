@@ -139,17 +139,19 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
         none is shared) and the ``[A, B]`` count of shared joints.
     """
     count = np.isfinite(a[0]).astype(np.float32) @ np.isfinite(b[0]).T.astype(np.float32)
-    rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
-    # take: a quarter of the cost of fancy indexing on these small arrays
+    # Flat indices of the candidate pairs, and take/put: a quarter of the cost of fancy
+    # indexing on these small arrays
+    pairs = np.arange(count.size) if candidates is None else candidates.ravel().nonzero()[0]
+    rows, cols = np.divmod(pairs, count.shape[1])
     d = a.astype(np.float32).take(rows, axis=1) - b.astype(np.float32).take(cols, axis=1)
     d *= d
     e = d[0] + d[1]  # [K, J]
-    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)[rows, cols]) ** 2)[:, None]
+    e *= (-0.5 / (kappa * np.asarray(scale, np.float32).take(pairs)) ** 2)[:, None]
     # A joint missing from either side (NaN) becomes -inf: its term is exactly 0, no mask needed
     np.fmax(e, -np.inf, out=e)
     np.exp(e, out=e)
     sim = np.zeros(count.shape, np.float32)
-    sim[rows, cols] = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
+    sim.put(pairs, e @ np.ones(e.shape[-1], np.float32))  # a sum over the short last axis
     return sim / np.maximum(count, 1), count.astype(np.int64)
 
 
