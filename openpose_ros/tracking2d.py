@@ -165,7 +165,7 @@ def _nan_median(values: np.ndarray) -> np.ndarray:
     """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are);
     the NaN must lie at the same places in every plane ``C`` (a joint lacks both x and y)."""
     ordered = np.sort(values, axis=-1)  # NaN last
-    count = values.shape[-1] - np.isnan(values[0]).sum(-1)  # [N]
+    count = values.shape[-1] - np.add.reduce(np.isnan(values[0]), axis=-1)  # [N]
     flat, start = ordered.reshape(len(ordered), -1), np.arange(len(count)) * values.shape[-1]
     # count 0: both indices pick the row's first value, a NaN, so the median is NaN without a mask
     low, high = start + (np.maximum(count, 1) - 1) // 2, start + count // 2
@@ -369,5 +369,5 @@ def _optimal_matches(ok: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.nd
     rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
     accept = ok[rows, cols]
     rows, cols = rows[accept], cols[accept]
-    order = np.argsort(cols)
+    order = cols.argsort()
     return rows[order], cols[order]
