@@ -105,10 +105,10 @@ def valid_joints(body: np.ndarray) -> np.ndarray:
     return (body[..., 2] > 0) & np.isfinite(body[..., 0]) & np.isfinite(body[..., 1])
 
 
-def keypoint_boxes(pts: np.ndarray) -> np.ndarray:
+def keypoint_boxes(pts: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``[2, 2, N]`` boxes (low and high corner) around the joints of ``pts [2, N, J]``
-    (pixels, NaN: missing); NaN for a row without a joint."""
-    boxes = np.empty((2,) + pts.shape[:2])
+    (pixels, NaN: missing), written into ``out`` if given; NaN for a row without a joint."""
+    boxes = np.empty((2,) + pts.shape[:2]) if out is None else out
     np.fmin.reduce(pts, axis=2, out=boxes[0])
     np.fmax.reduce(pts, axis=2, out=boxes[1])
     return boxes
@@ -128,7 +128,7 @@ def box_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: float,
                         candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """OKS-like similarity of ``a [2, A, J]`` and ``b [2, B, J]`` (pixels, NaN: missing).
+    """OKS-like similarity of ``a [2, A, J]`` and ``b [2, B, J]`` (pixels, NaN or inf: missing).
 
     Args:
         scale: ``[A, B]`` person scale in pixels of each pair.
@@ -138,21 +138,20 @@ def keypoint_similarity(a: np.ndarray, b: np.ndarray, scale: np.ndarray, kappa: 
         ``[A, B]`` ``mean_j exp(-d_j^2 / (2 (kappa scale)^2))`` over the joints both have (0 where
         none is shared) and the ``[A, B]`` count of shared joints.
     """
-    missing_a, missing_b = np.isnan(a[0]), np.isnan(b[0])
-    count = (~missing_a).astype(np.float32) @ (~missing_b).T.astype(np.float32)
-    rows, cols = np.nonzero(np.ones(count.shape, bool) if candidates is None else candidates)
-    # A missing joint is put far from every other one, so its term is exactly 0 and no mask is
-    # needed; float32 for the pairs x joints part.
-    far = np.float32(1e8)
-    fa = np.where(missing_a, far, a).astype(np.float32)[:, rows]  # [2, K, J]
-    fb = np.where(missing_b, -far, b).astype(np.float32)[:, cols]
-    d = fa - fb
+    count = np.isfinite(a[0]).astype(np.float32) @ np.isfinite(b[0]).T.astype(np.float32)
+    # Flat indices of the candidate pairs, and take/put: a quarter of the cost of fancy
+    # indexing on these small arrays
+    pairs = np.arange(count.size) if candidates is None else candidates.ravel().nonzero()[0]
+    rows, cols = np.divmod(pairs, count.shape[1])
+    d = a.astype(np.float32).take(rows, axis=1) - b.astype(np.float32).take(cols, axis=1)
     d *= d
-    e = d[0] + d[1]
-    e *= (-0.5 / (kappa * np.asarray(scale, np.float32)[rows, cols]) ** 2)[:, None]
+    e = d[0] + d[1]  # [K, J]
+    e *= (-0.5 / (kappa * np.asarray(scale, np.float32).take(pairs)) ** 2)[:, None]
+    # A joint missing from either side (NaN) becomes -inf: its term is exactly 0, no mask needed
+    np.fmax(e, -np.inf, out=e)
     np.exp(e, out=e)
     sim = np.zeros(count.shape, np.float32)
-    sim[rows, cols] = e @ np.ones(e.shape[-1], np.float32)  # a sum over the short last axis
+    sim.put(pairs, e @ np.ones(e.shape[-1], np.float32))  # a sum over the short last axis
     return sim / np.maximum(count, 1), count.astype(np.int64)
 
 
@@ -163,13 +162,14 @@ def _padded(box: np.ndarray, padding: float, min_side: float) -> np.ndarray:
 
 
 def _nan_median(values: np.ndarray) -> np.ndarray:
-    """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are)."""
+    """``[C, N]`` median over the last axis of ``values [C, N, J]``, NaN ignored (NaN if all are);
+    the NaN must lie at the same places in every plane ``C`` (a joint lacks both x and y)."""
     ordered = np.sort(values, axis=-1)  # NaN last
-    count = np.isfinite(ordered).sum(-1)  # [C, N]
-    flat, count = ordered.reshape(-1, ordered.shape[-1]), count.ravel()
-    row = np.arange(len(flat))
-    median = (flat[row, np.maximum(count - 1, 0) // 2] + flat[row, count // 2]) / 2
-    return np.where(count > 0, median, np.nan).reshape(values.shape[:2])
+    count = values.shape[-1] - np.add.reduce(np.isnan(values[0]), axis=-1)  # [N]
+    flat, start = ordered.reshape(len(ordered), -1), np.arange(len(count)) * values.shape[-1]
+    # count 0: both indices pick the row's first value, a NaN, so the median is NaN without a mask
+    low, high = start + (np.maximum(count, 1) - 1) // 2, start + count // 2
+    return (flat.take(low, axis=1) + flat.take(high, axis=1)) / 2
 
 
 class Tracker2D:
@@ -239,13 +239,16 @@ class Tracker2D:
         cfg = self.config
         body = people.body
         valid = valid_joints(body)
-        pts = np.where(valid, body[..., :2].transpose(2, 0, 1), np.nan).astype(np.float64, order="C")
+        pts = np.full((2,) + valid.shape, np.nan)  # [2, N, J] float64
+        np.copyto(pts, body[..., :2].transpose(2, 0, 1), where=valid)
         box = keypoint_boxes(pts)
 
-        expired = (stamp_s - self._stamp > cfg.max_gap_s) & (self._missed > 0)
-        if len(expired) and expired.any():  # before matching: a track that lapsed cannot take a new person
-            ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
-            self._keep(~expired)
+        missed = self._missed > 0
+        if missed.any():  # before matching: a track that lapsed cannot take a new person
+            expired = missed & (stamp_s - self._stamp > cfg.max_gap_s)
+            if expired.any():
+                ended += tuple(int(i) for i in self._ids[expired] if i >= 0)
+                self._keep(~expired)
         dt = stamp_s - self._stamp  # [T], >= 0: stamps only grow between resets
         shift = self._vel * dt  # [2, T]
         pred = self._pts + shift[..., None]
@@ -255,21 +258,27 @@ class Tracker2D:
         if len(rows):
             self._matched(rows, cols, pts, pred, dt[cols], stamp_s)
 
-        matched = np.zeros(len(self._ids), dtype=bool)
-        matched[cols] = True
-        self._missed = np.where(matched, 0, self._missed + 1)
-        in_view = ((pred_box[1] >= 0) & (pred_box[0] <= np.array(people.image_size)[:, None])).all(0)
-        keep = matched | ((self._ids >= 0) & in_view)  # tentative tracks die at their first miss
-        ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
-
-        confirm = np.flatnonzero(matched & (self._ids < 0) & (self._hits >= cfg.min_hits))
-        if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
-            self._issue_ids(confirm[np.argsort(rows[np.searchsorted(cols, confirm)])])
+        self._missed += 1
+        self._missed[cols] = 0
+        matched = self._missed == 0
+        tentative = self._ids < 0
+        if tentative.any():
+            confirm = np.flatnonzero(matched & tentative & (self._hits >= cfg.min_hits))
+            if len(confirm):  # ids in the order of the people in this frame (cols are ascending)
+                self._issue_ids(confirm[np.argsort(rows[np.searchsorted(cols, confirm)])])
         track_ids = np.full(len(people), -1, dtype=np.int32)
         track_ids[rows] = self._ids[cols]
 
-        if not keep.all():
-            self._keep(keep)
+        if len(cols) < len(self._ids):  # a track missed this frame: it may end
+            width, height = people.image_size
+            in_view = ((pred_box[1] >= 0).all(0) & (pred_box[0, 0] <= width)
+                       & (pred_box[0, 1] <= height))
+            keep = matched | (~tentative & in_view)  # tentative tracks die at their first miss
+            if not keep.all():
+                ended += tuple(int(i) for i in self._ids[~keep] if i >= 0)
+                self._keep(keep)
+        if len(rows) == len(people):  # everyone matched: no new track
+            return self._result(people, track_ids, reason, ended)
         new = np.ones(len(people), dtype=bool)
         new[rows] = False
         new = np.flatnonzero(new & valid.any(-1))  # people with no valid joint get no track
@@ -279,6 +288,11 @@ class Tracker2D:
                 fresh = np.arange(len(self._ids) - len(new), len(self._ids))
                 self._issue_ids(fresh)
                 track_ids[new] = self._ids[fresh]
+        return self._result(people, track_ids, reason, ended)
+
+    @staticmethod
+    def _result(people: People, track_ids: np.ndarray, reason: str | None,
+                ended: tuple[int, ...]) -> TrackUpdate2D:
         out = object.__new__(People)  # a shallow copy, without re-checking every array
         out.__dict__.update(people.__dict__, track_ids=track_ids)
         return TrackUpdate2D(out, reason, ended)
@@ -286,18 +300,23 @@ class Tracker2D:
     def _matched(self, rows: np.ndarray, cols: np.ndarray, pts: np.ndarray, pred: np.ndarray,
                  dt: np.ndarray, stamp_s: float) -> None:
         """Tracks ``cols`` take people ``rows``: positions, velocity, box, hits."""
-        seen, last = pts[:, rows], self._pts[:, cols]
+        # Every track matched (the usual frame): views instead of gathers and scatters
+        every = len(cols) == len(self._ids)
+        tracks = slice(None) if every else cols
+        seen, last, vel = pts.take(rows, axis=1), self._pts[:, tracks], self._vel[:, tracks]
         moving = dt > 0
         # NaN unless the joint is seen now and was known: the median skips it
         measured = _nan_median((seen - last) / np.where(moving, dt, 1.0)[:, None])
-        update = moving & np.isfinite(measured).all(0)
-        a = np.where(self._hits[cols] > 1, self.config.velocity_smoothing, 1.0)
-        self._vel[:, cols] = np.where(update, a * measured + (1 - a) * self._vel[:, cols],
-                                      self._vel[:, cols])
-        self._pts[:, cols] = np.where(np.isnan(seen), pred[:, cols], seen)
-        self._box[..., cols] = keypoint_boxes(self._pts[:, cols])
-        self._stamp[cols] = stamp_s
-        self._hits[cols] += 1
+        update = moving & ~np.isnan(measured[0])
+        a = np.where(self._hits[tracks] > 1, self.config.velocity_smoothing, 1.0)
+        self._vel[:, tracks] = np.where(update, a * measured + (1 - a) * vel, vel)
+        self._pts[:, tracks] = np.where(np.isnan(seen), pred[:, tracks], seen)
+        if every:
+            keypoint_boxes(self._pts, out=self._box)
+        else:
+            self._box[..., tracks] = keypoint_boxes(self._pts[:, tracks])
+        self._stamp[tracks] = stamp_s
+        self._hits[tracks] += 1
 
     def _add(self, pts: np.ndarray, box: np.ndarray, stamp_s: float) -> None:
         """New tentative tracks, one per person of ``pts [2, n, J]``."""
@@ -331,8 +350,7 @@ class Tracker2D:
         (lo, hi), (pred_lo, pred_hi) = box, pred_box
         gap = np.maximum(lo[:, :, None], pred_lo[:, None]) - np.minimum(hi[:, :, None],
                                                                          pred_hi[:, None])
-        with np.errstate(invalid="ignore"):
-            near = (gap <= 3 * cfg.kappa * scale).all(0)
+        near = np.maximum(gap[0], gap[1]) <= 3 * cfg.kappa * scale  # NaN (no joint): not near
         oks, common = keypoint_similarity(pts, pred, scale, cfg.kappa, near)
         use_oks = common >= cfg.min_common_joints
         sim = oks
@@ -340,10 +358,16 @@ class Tracker2D:
             overlap = box_overlap(_padded(box, cfg.box_padding, min_side),
                                   _padded(pred_box, cfg.box_padding, min_side))
             sim = np.where(use_oks, oks, overlap)
-        with np.errstate(invalid="ignore"):  # NaN overlap (no valid joint) never matches
-            ok = sim >= np.where(use_oks, cfg.min_similarity, cfg.min_box_overlap)
-        rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
-        accept = ok[rows, cols]
-        rows, cols = rows[accept], cols[accept]
-        order = np.argsort(cols)
-        return rows[order], cols[order]
+        # NaN overlap (no valid joint) never matches
+        ok = sim >= np.where(use_oks, cfg.min_similarity, cfg.min_box_overlap)
+        return _optimal_matches(ok, sim)
+
+
+def _optimal_matches(ok: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns (ascending) of the ``ok [A, B]`` pairs that the assignment maximising
+    first the number of matches, then the summed ``sim``, takes."""
+    rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, _FORBIDDEN))
+    accept = ok[rows, cols]
+    rows, cols = rows[accept], cols[accept]
+    order = cols.argsort()
+    return rows[order], cols[order]

@@ -8,7 +8,10 @@ import pytest
 
 from openpose_ros.layouts import BODY_25, HAND_21
 from openpose_ros.people import People
-from openpose_ros.tracking2d import Tracker2D, TrackerConfig, box_overlap, keypoint_similarity
+from scipy.optimize import linear_sum_assignment
+
+from openpose_ros.tracking2d import (Tracker2D, TrackerConfig, _nan_median, box_overlap,
+                                     keypoint_boxes, keypoint_similarity)
 
 SIZE = (1280, 720)
 FPS = 30.0
@@ -246,6 +249,91 @@ def test_similarity_and_overlap_helpers():
     overlap = box_overlap(boxes[..., :3], boxes)
     assert overlap[0, 1] == pytest.approx(0.5) and overlap[0, 2] == 0 and overlap[0, 0] == 1
     assert overlap[0, 3] == 1 and overlap[1, 3] == 0
+
+
+def reference_matches(cfg: TrackerConfig, pts: np.ndarray, pred: np.ndarray,
+                      min_side: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The matching of the module docstring, written pair by pair in float64: people
+    ``pts [2, P, J]`` to predicted tracks ``pred [2, T, J]`` (NaN: missing). Returns the matched
+    rows and columns (columns ascending) and counts of what the scene exercised."""
+    def box(p):  # [2, J] -> (low, high) corners, None without a joint
+        seen = ~np.isnan(p[0])
+        return (p[:, seen].min(1), p[:, seen].max(1)) if seen.any() else None
+
+    def padded(lo, hi):
+        grow = np.maximum(cfg.box_padding * (hi - lo).max(), (min_side - (hi - lo)) / 2)
+        return lo - grow, hi + grow
+
+    num_people, num_tracks = pts.shape[1], pred.shape[1]
+    sim, ok = np.zeros((num_people, num_tracks)), np.zeros((num_people, num_tracks), bool)
+    used = {"oks": 0, "overlap": 0}
+    for i in range(num_people):
+        for k in range(num_tracks):
+            a, b = pts[:, i], pred[:, k]
+            if box(a) is None:
+                continue
+            (lo_a, hi_a), (lo_b, hi_b) = box(a), box(b)
+            scale = max(np.sqrt(max(np.prod(hi_a - lo_a), np.prod(hi_b - lo_b))), min_side)
+            shared = ~np.isnan(a[0]) & ~np.isnan(b[0])
+            if shared.sum() >= cfg.min_common_joints:
+                d2 = ((a[:, shared] - b[:, shared]) ** 2).sum(0)
+                sim[i, k] = np.exp(-d2 / (2 * (cfg.kappa * scale) ** 2)).mean()
+                ok[i, k] = sim[i, k] >= cfg.min_similarity
+                used["oks"] += ok[i, k]
+            else:
+                (lo_a, hi_a), (lo_b, hi_b) = padded(lo_a, hi_a), padded(lo_b, hi_b)
+                inter = np.prod(np.clip(np.minimum(hi_a, hi_b) - np.maximum(lo_a, lo_b), 0, None))
+                sim[i, k] = inter / min(np.prod(hi_a - lo_a), np.prod(hi_b - lo_b))
+                ok[i, k] = sim[i, k] >= cfg.min_box_overlap
+                used["overlap"] += ok[i, k]
+    used["conflicts"] = int((ok.sum(0) > 1).sum() + (ok.sum(1) > 1).sum())
+    rows, cols = linear_sum_assignment(np.where(ok, 1.0 - sim, 1e6))
+    rows, cols = rows[ok[rows, cols]], cols[ok[rows, cols]]
+    order = np.argsort(cols)
+    return rows[order], cols[order], used
+
+
+def test_matching_equals_a_pair_by_pair_reference(rng):
+    """The vectorised cost and assignment (``Tracker2D._assign``) take the same pairs as the
+    reference on crowded scenes: people near two tracks, people seen by two joints (box
+    overlap), a person without a valid joint, tracks with never-seen joints."""
+    cfg = TrackerConfig()
+    min_side = cfg.min_box_fraction * max(SIZE)
+    tracker = Tracker2D(cfg)
+    used = {"oks": 0, "overlap": 0, "conflicts": 0}
+    for _ in range(30):
+        num_tracks = int(rng.integers(1, 25))
+        pred = np.stack([template(rng, rng.uniform(80, 400)) + rng.uniform((0, 0), SIZE)
+                         for _ in range(num_tracks)]).transpose(2, 0, 1)  # [2, T, 25]
+        pred[:, rng.random(pred.shape[1:]) < 0.1] = np.nan
+        pred[:, :, 0] = np.nan_to_num(pred[:, :, 0], nan=SIZE[1] / 2)  # a track has a joint
+        people = pred[:, rng.permutation(num_tracks)[:int(rng.integers(0, num_tracks + 1))]]
+        people = people + rng.normal(0, rng.uniform(1, 40), (2, people.shape[1], 1))
+        intruders = pred[:, rng.integers(0, num_tracks, 3)] + rng.normal(0, 25, (2, 3, 1))
+        people = np.concatenate([people, intruders], axis=1)
+        people[:, rng.random(people.shape[1:]) < 0.1] = np.nan
+        few = rng.random(people.shape[1]) < 0.15  # seen by two joints only
+        people[:, few, 2:] = np.nan
+        people[:, rng.integers(0, people.shape[1])] = np.nan  # no valid joint
+        people = people[:, rng.permutation(people.shape[1])]
+        rows, cols, counts = reference_matches(cfg, people, pred, min_side)
+        got = tracker._assign(people, keypoint_boxes(people), pred, keypoint_boxes(pred), min_side)
+        np.testing.assert_array_equal(got[0], rows)
+        np.testing.assert_array_equal(got[1], cols)
+        used = {k: used[k] + counts[k] for k in used}
+    assert min(used.values()) >= 5, used  # the scenes exercised every path
+
+
+def test_velocity_median_skips_missing_joints(rng):
+    """The tracker's mask-free median equals numpy's median of the seen joints, rows with no
+    joint (NaN) among them, the first and last row included."""
+    for _ in range(100):
+        values = rng.normal(size=(2, int(rng.integers(1, 8)), int(rng.integers(1, 6))))
+        values[:, rng.random(values.shape[1:]) < 0.5] = np.nan
+        values[:, [0, -1] if rng.random() < 0.3 else []] = np.nan
+        expected = [[np.median(r[~np.isnan(r)]) if (~np.isnan(r)).any() else np.nan
+                     for r in plane] for plane in values]
+        np.testing.assert_array_equal(_nan_median(values), expected)
 
 
 def test_config_rejects_nonsense():
