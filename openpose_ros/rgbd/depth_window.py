@@ -138,15 +138,15 @@ def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
 
 
 def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(),
-                  expected: np.ndarray | None = None, bound_m: np.ndarray | None = None
+                  near_m: np.ndarray | None = None, far_m: np.ndarray | None = None
                   ) -> np.ndarray:
     """float32 ``[N]`` surface depth chosen among each window's supported clusters (NaN: none).
 
-    Without ``expected``: the foreground (the nearest supported cluster; on a slanted surface the
-    densest within ``merge_m`` behind it). With ``expected`` ``[N]`` (m, NaN = no prior) and
-    ``bound_m`` ``[N]``: the supported cluster whose mean is nearest the expected depth, if within
-    ``bound_m`` of it (else NaN) - a limb in front of the keypoint's own, or a body part behind a
-    keypoint just off its silhouette, is then not taken because it is nearer or denser.
+    Without limits: the foreground (the nearest supported cluster; on a slanted surface the
+    densest within ``merge_m`` behind it). With ``near_m``, ``far_m`` ``[N]`` (m): among the
+    supported clusters whose mean lies in ``[near_m, far_m]``, the one with the most weight near
+    the keypoint (NaN if none) - a limb in front of the keypoint's own, which holds the window's
+    rim, is then not taken for being nearer.
     """
     k = clusters
     s, wts, supported = k.s, k.wts, k.supported
@@ -157,15 +157,12 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
     with np.errstate(invalid="ignore"):
         near = supported & (s <= (s_first + config.merge_m)[:, None])
     best = np.argmax(np.where(near, k.mass, -1.0), axis=1)  # densest cluster near the foreground
-    if expected is not None:
-        expected = np.asarray(expected, dtype=np.float64).reshape(n)
+    if near_m is not None:
         with np.errstate(invalid="ignore"):
-            gap = np.where(supported, np.abs(k.mean - expected[:, None]), np.inf)
-        nearest = np.argmin(gap, axis=1)
-        prior = np.isfinite(expected)
-        inside = gap[rows, nearest] <= np.asarray(bound_m, dtype=np.float64).reshape(n)
-        best = np.where(prior, nearest, best)
-        has = has & (~prior | inside)
+            inside = supported & (k.mean >= np.reshape(near_m, (n, 1))) & (
+                k.mean <= np.reshape(far_m, (n, 1)))
+        best = np.argmax(np.where(inside, k.mass, -1.0), axis=1)
+        has = inside.any(axis=1)
     start = np.arange(m)[None, :]
     members = (start >= best[:, None]) & (start < k.end[rows, best][:, None])
     centre = _weighted_median(s, np.where(members, wts, 0.0))

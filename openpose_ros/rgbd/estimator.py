@@ -30,7 +30,8 @@ import numpy as np
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
-from openpose_ros.rgbd.depth_window import WindowConfig, single_pixel_depths, window_depths
+from openpose_ros.rgbd.depth_window import (WindowConfig, select_depths,
+                                            single_pixel_depths, window_clusters, window_depths)
 from openpose_ros.threed.cameras import Camera
 from openpose_ros.threed.result import People3D
 
@@ -193,20 +194,68 @@ class RgbdEstimator:
             z = np.where(np.isfinite(found) & (found > 0), found, z)
         return found
 
+    def _clusters(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray, radius_px: np.ndarray):
+        """``(clusters, to_depth_z, to_colour_z)``: the window clusters of each keypoint in the depth
+        image, and maps between colour-frame z along each ray and the depth image's z there."""
+        c, g = self.config, self.geometry
+        if g.registered:
+            same = lambda z: z  # noqa: E731
+            return window_clusters(depth, xy, radius_px, c.window), same, same
+        d = g.depth
+        scale = d.K[0, 0] / g.color.K[0, 0]
+        z = np.full(len(xy), c.initial_depth_m)
+        for _ in range(c.iterations):  # settle the depth pixel on the foreground's depth
+            guess = d.to_camera(z[:, None] * rays)
+            clusters = window_clusters(depth, d.project(z[:, None] * rays), radius_px * scale, c.window)
+
+            def to_colour(zd, guess=guess):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    surface_d = guess * (np.asarray(zd, np.float64) / guess[:, 2])[:, None]
+                return (surface_d - d.t) @ d.R[:, 2]  # colour-frame z: (R^T (X_d - t)).z
+            found = to_colour(select_depths(clusters, c.window))
+            z = np.where(np.isfinite(found) & (found > 0), found, z)
+
+        def to_depth(zc):
+            return d.to_camera(np.asarray(zc, np.float64)[:, None] * rays)[:, 2]
+        return clusters, to_depth, to_colour
+
+    def _body_depths(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray, ok: np.ndarray,
+                     radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(surface z [P, K], seen [P, K], body depth [P])`` (``seen``: the window has a
+        foreground, in the band or not): the body depth is the median of the joints'
+        foregrounds; each joint then takes, among its window's clusters within the body's band
+        (``max_front_m`` in front of it to ``max_behind_m`` behind), the one that holds the
+        keypoint's neighbourhood: the nearest cluster may be another body part in front (a hand
+        before a hip, a knee before the other leg), seen at the window's rim."""
+        c = self.config
+        z = np.full(ok.shape, np.nan)
+        if not ok.any():
+            return z, ok, np.full(len(z), np.nan)
+        clusters, to_depth, to_colour = self._clusters(depth, xy[ok], rays[ok], radius[ok])
+        z[ok] = to_colour(select_depths(clusters, c.window))  # the foreground of every window
+        body, seen = _median(z), np.isfinite(z)
+        band = np.broadcast_to(body[:, None], z.shape)[ok]
+        z[ok] = to_colour(select_depths(clusters, c.window, to_depth(band - c.max_front_m),
+                                        to_depth(band + c.max_behind_m)))
+        return z, seen, body
+
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rays [P, K, 3], surface z [P, K], usable [P, K])`` of one keypoint group."""
+        xy, rays, ok, radius = self._keypoints(kp, fraction)
+        z = np.full(ok.shape, np.nan)
+        if ok.any():
+            z[ok] = self._surface_z(depth, xy[ok], rays[ok], radius[ok])
+        return rays, z, ok
+
+    def _keypoints(self, kp: np.ndarray, fraction: float):
+        """``(pixels [P, K, 2], rays [P, K, 3], usable [P, K], window half-size px [P, K])``."""
         c = self.config
         kp = missing_to_nan(kp)
         ok = kp[..., 2] > c.min_score
         xy = np.where(ok[..., None], kp[..., :2], np.nan).astype(np.float64)
-        rays = self.rays(xy)
         radius = np.clip(fraction * _extent_px(xy, ok), c.min_window_px, c.max_window_px)
-        P, K = ok.shape
-        z = np.full((P, K), np.nan)
-        if ok.any():
-            z[ok] = self._surface_z(depth, xy[ok], rays[ok], np.broadcast_to(radius[:, None], (P, K))[ok])
-        return rays, z, ok
+        return xy, self.rays(xy), ok, np.broadcast_to(radius[:, None], ok.shape)
 
     def _points(self, rays: np.ndarray, z: np.ndarray, radii: np.ndarray) -> np.ndarray:
         """Joint centres ``[P, K, 3]``: the surface point pushed ``radii [K]`` along the ray."""
@@ -243,8 +292,12 @@ class RgbdEstimator:
         c = self.config
         depth = as_depth_image(depth)
         self.check_depth(people.image_size, depth.shape)
-        rays, z, ok = self._group(depth, people.body, c.window_fraction)
-        body_ref = _median(z)
+        if c.method == "window":
+            xy, rays, ok, radius = self._keypoints(people.body, c.window_fraction)
+            z, seen, body_ref = self._body_depths(depth, xy, rays, ok, radius)
+        else:
+            rays, z, ok = self._group(depth, people.body, c.window_fraction)
+            seen, body_ref = np.isfinite(z), _median(z)
         consistent = ok & np.isfinite(z)
         if c.method == "window":
             with np.errstate(invalid="ignore"):
@@ -262,8 +315,8 @@ class RgbdEstimator:
                 parts[name] = self._part(depth, layout, kp, fraction, body_ref, people.track_ids)
         result = People3D(body.layout, body.body, body.scores, body.views, body.reproj_error,
                           track_ids=body.track_ids, **parts).take(kept)
-        return RgbdEstimate(result, kept, int(ok.sum()), int((ok & ~np.isfinite(z)).sum()),
-                            int((ok & np.isfinite(z) & ~consistent).sum()))
+        return RgbdEstimate(result, kept, int(ok.sum()), int((ok & ~seen).sum()),
+                            int((ok & seen & ~consistent).sum()))
 
     def _part(self, depth: DepthImage, layout: Layout, kp: np.ndarray, fraction: float,
               body_ref: np.ndarray, track_ids: np.ndarray) -> People3D:
