@@ -25,7 +25,9 @@ from openpose_ros.rgbd import (
     RgbdIdentity,
     RgbdInputError,
     WindowConfig,
+    select_depths,
     single_pixel_depths,
+    window_clusters,
     window_depths,
 )
 from openpose_ros.threed.cameras import Camera
@@ -48,6 +50,22 @@ def test_window_takes_the_foreground_where_the_single_pixel_sees_the_wall():
     far = np.array([[10.0, 10.0], [np.nan, 5.0]])  # only wall in the window; NaN keypoint
     got = window_depths(depth, far, np.full(2, 6.0))
     assert abs(got[0] - 4.0) < 0.02 and np.isnan(got[1])
+
+
+def test_a_limb_in_front_at_the_window_rim_is_not_taken_for_the_keypoints_own():
+    """A hip at 3 m with a hand 0.4 m in front of it over a third of the window: the foreground
+    is the hand; within the body's band the cluster around the keypoint (the hip) is chosen."""
+    rng = np.random.default_rng(1)
+    depth = (3.0 + rng.normal(0, 0.01, (60, 60))).astype(np.float32)  # the hip
+    depth[:, 34:] = 2.6  # the hand, covering the window's right third
+    kp, r = np.array([[30.0, 30.0]]), np.array([6.0])
+    clusters = window_clusters(depth, kp, r)
+    assert abs(select_depths(clusters)[0] - 2.6) < 0.02  # the nearest cluster: the hand
+    got = select_depths(clusters, near_m=np.array([2.2]), far_m=np.array([3.3]))
+    assert abs(got[0] - 3.0) < 0.02
+    # only the hand inside the limits: the hand; nothing inside: NaN (dropped, not placed)
+    assert abs(select_depths(clusters, near_m=np.array([2.4]), far_m=np.array([2.8]))[0] - 2.6) < 0.02
+    assert np.isnan(select_depths(clusters, near_m=np.array([3.5]), far_m=np.array([4.0]))[0])
 
 
 def test_window_on_a_slanted_surface_keeps_the_dense_part():
