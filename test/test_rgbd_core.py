@@ -124,6 +124,28 @@ def test_joints_that_see_only_the_wall_are_dropped_not_placed_behind():
     assert np.isfinite(est.people.body[0, BODY_25.index("Neck")]).all()
 
 
+@pytest.mark.parametrize("patch_m, kept", [(3.28, False), (3.1, True)])
+def test_a_joint_beyond_its_bone_from_its_parent_is_dropped(patch_m, kept):
+    """A flat body at 3 m; the heel's window sees only a surface 0.28 m behind (inside the body's
+    band, but farther from the ankle 20 px away than a heel bone reaches): dropped with the bone
+    check, placed without it; 0.1 m behind is within reach and kept."""
+    K = np.array([[300.0, 0, 160.0], [0, 300.0, 120.0], [0, 0, 1]])
+    cam = Camera("c", K, np.zeros(5), "plumb_bob", np.eye(3), np.zeros(3), SIZE)
+    depth = np.full((SIZE[1], SIZE[0]), 3.0, np.float32)
+    kp = np.zeros((1, BODY_25.num_parts, 3), np.float32)
+    kp[0, :, 0] = np.linspace(60, 260, BODY_25.num_parts)
+    kp[0, :, 1], kp[0, :, 2] = 60.0, 0.9
+    ankle, heel = BODY_25.index("RAnkle"), BODY_25.index("RHeel")
+    kp[0, ankle, :2], kp[0, heel, :2] = (100.0, 200.0), (120.0, 200.0)
+    depth[190:211, 112:129] = patch_m  # all the heel's window sees
+    people = People(BODY_25, SIZE, kp, np.ones(1))
+    gated = RgbdEstimator(DepthGeometry(cam)).estimate(people, depth)
+    assert np.isfinite(gated.people.body[0, ankle]).all()
+    assert np.isfinite(gated.people.body[0, heel]).all() == kept
+    plain = RgbdEstimator(DepthGeometry(cam), RgbdConfig(bone_check=False)).estimate(people, depth)
+    assert abs(plain.people.body[0, heel, 2] - patch_m) < 0.05
+
+
 def test_size_mismatch_and_empty_frames():
     camera = _camera()
     est = RgbdEstimator(DepthGeometry(camera))

@@ -49,6 +49,17 @@ LIMB_RADIUS_M = {
     "LBigToe": 0.02, "LSmallToe": 0.02, "LHeel": 0.03, "RBigToe": 0.02, "RSmallToe": 0.02,
     "RHeel": 0.03, "REar": 0.01, "LEar": 0.01,
 }
+#: The body's bones walked out from the torso, parents first: (joint, parent, longest bone in
+#: metres, a tall adult's with a margin). A joint must lie within its bone of its parent.
+BONES = (
+    ("RElbow", "RShoulder", 0.38), ("LElbow", "LShoulder", 0.38),
+    ("RKnee", "RHip", 0.52), ("LKnee", "LHip", 0.52), ("Nose", "Neck", 0.30),
+    ("RWrist", "RElbow", 0.33), ("LWrist", "LElbow", 0.33),
+    ("RAnkle", "RKnee", 0.50), ("LAnkle", "LKnee", 0.50),
+    ("REye", "Nose", 0.08), ("LEye", "Nose", 0.08), ("REar", "Nose", 0.15), ("LEar", "Nose", 0.15),
+    ("RBigToe", "RAnkle", 0.25), ("RSmallToe", "RAnkle", 0.25), ("RHeel", "RAnkle", 0.12),
+    ("LBigToe", "LAnkle", 0.25), ("LSmallToe", "LAnkle", 0.25), ("LHeel", "LAnkle", 0.12),
+)
 #: Finger joints are about 1 cm thick.
 HAND_RADIUS_M = 0.01
 #: ``window``: the robust lookup; ``single_pixel``: the pixel under the keypoint, no offset and no
@@ -74,6 +85,9 @@ class RgbdConfig:
         initial_depth_m: first depth guess for unregistered depth.
         iterations: fixed-point steps for unregistered depth.
         method: one of ``METHODS``.
+        bone_check: walk the skeleton out from the torso (``BONES``) and keep each joint within
+            its bone's length of its parent (plus ``bone_tolerance_m`` and the depth noise
+            ``window.noise_per_m2 * z**2``): the cluster in reach, else dropped.
         window: the windowed lookup's settings.
     """
 
@@ -91,6 +105,8 @@ class RgbdConfig:
     initial_depth_m: float = 2.0
     iterations: int = 3
     method: str = "window"
+    bone_check: bool = True
+    bone_tolerance_m: float = 0.05
     window: WindowConfig = field(default_factory=WindowConfig)
 
     def __post_init__(self) -> None:
@@ -100,6 +116,8 @@ class RgbdConfig:
             raise ValueError("need 0 < min_window_px <= max_window_px")
         if not (self.max_behind_m > 0 and self.max_front_m > 0 and self.part_tolerance_m > 0):
             raise ValueError("max_behind_m, max_front_m and part_tolerance_m must be > 0")
+        if self.bone_tolerance_m < 0:
+            raise ValueError("bone_tolerance_m must be >= 0")
         if self.iterations < 1 or self.min_joints < 1 or not self.initial_depth_m > 0:
             raise ValueError("iterations and min_joints must be >= 1, initial_depth_m > 0")
 
@@ -147,6 +165,20 @@ def _extent_px(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
     hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
     return np.where(ok.any(axis=1)[:, None], hi - lo, 0.0).max(axis=-1)
+
+
+def _bone_steps(layout: Layout) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``BONES`` of ``layout`` in steps out from the torso: per step ``(joints, parents, lengths m)``,
+    every parent in an earlier step (or a torso joint)."""
+    level: dict[str, int] = {}
+    steps: dict[int, list] = {}
+    for child, parent, length in BONES:
+        if layout.has(child) and layout.has(parent):
+            level[child] = level.get(parent, 0) + 1
+            steps.setdefault(level[child], []).append(
+                (layout.index(child), layout.index(parent), length))
+    return [tuple(np.array(v, dtype=t) for v, t in zip(zip(*steps[k]), (np.intp, np.intp, float)))
+            for k in sorted(steps)]
 
 
 def _median(z: np.ndarray) -> np.ndarray:
@@ -219,7 +251,8 @@ class RgbdEstimator:
             return d.to_camera(np.asarray(zc, np.float64)[:, None] * rays)[:, 2]
         return clusters, to_depth, to_colour
 
-    def _body_depths(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray, ok: np.ndarray,
+    def _body_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
+                     ok: np.ndarray,
                      radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(surface z [P, K], seen [P, K], body depth [P])`` (``seen``: the window has a
         foreground, in the band or not): the body depth is the median of the joints'
@@ -235,9 +268,37 @@ class RgbdEstimator:
         z[ok] = to_colour(select_depths(clusters, c.window))  # the foreground of every window
         body, seen = _median(z), np.isfinite(z)
         band = np.broadcast_to(body[:, None], z.shape)[ok]
-        z[ok] = to_colour(select_depths(clusters, c.window, to_depth(band - c.max_front_m),
-                                        to_depth(band + c.max_behind_m)))
+        near, far = band - c.max_front_m, band + c.max_behind_m
+        z[ok] = to_colour(select_depths(clusters, c.window, to_depth(near), to_depth(far)))
+        if c.bone_check:
+            z = self._bone_gate(layout, clusters, to_depth, to_colour, z, ok, rays, near, far)
         return z, seen, body
+
+    def _bone_gate(self, layout: Layout, clusters, to_depth, to_colour, z: np.ndarray,
+                   ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+        """Walk the bones out from the torso: a joint whose depth is farther from its parent's
+        than the bone allows (its ray passes the parent sideways, which uses some of the bone)
+        takes the cluster in reach instead, or is dropped."""
+        c = self.config
+        P, K = z.shape
+        for joints, parents, length in _bone_steps(layout):
+            zp = z[:, parents]
+            side = np.linalg.norm((rays[:, joints] - rays[:, parents])[..., :2], axis=-1) * zp
+            reach = length + c.bone_tolerance_m + c.window.noise_per_m2 * np.nan_to_num(zp) ** 2
+            with np.errstate(invalid="ignore"):
+                along = np.sqrt(np.maximum(reach ** 2 - side ** 2, 0.0))
+            lo = np.full((P, K), -np.inf)
+            hi = np.full((P, K), np.inf)
+            lo[:, joints] = np.where(np.isfinite(zp), zp - along, -np.inf)  # no parent: no gate
+            hi[:, joints] = np.where(np.isfinite(zp), zp + along, np.inf)
+            step = np.zeros(K, bool)
+            step[joints] = True
+            rows = ok & step[None, :]
+            out = to_colour(select_depths(clusters, c.window, to_depth(np.maximum(near, lo[ok])),
+                                          to_depth(np.minimum(far, hi[ok]))))
+            z = z.copy()
+            z[rows] = out[np.broadcast_to(step, z.shape)[ok]]
+        return z
 
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -294,7 +355,7 @@ class RgbdEstimator:
         self.check_depth(people.image_size, depth.shape)
         if c.method == "window":
             xy, rays, ok, radius = self._keypoints(people.body, c.window_fraction)
-            z, seen, body_ref = self._body_depths(depth, xy, rays, ok, radius)
+            z, seen, body_ref = self._body_depths(depth, people.layout, xy, rays, ok, radius)
         else:
             rays, z, ok = self._group(depth, people.body, c.window_fraction)
             seen, body_ref = np.isfinite(z), _median(z)
