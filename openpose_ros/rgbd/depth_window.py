@@ -95,6 +95,11 @@ class WindowClusters:
     mean: np.ndarray
     supported: np.ndarray
 
+    def take(self, rows: np.ndarray) -> "WindowClusters":
+        """The clusters of the windows ``rows`` (indices or a bool mask over ``N``)."""
+        return WindowClusters(self.s[rows], self.wts[rows], self.band[rows], self.end[rows],
+                              self.mass[rows], self.mean[rows], self.supported[rows])
+
 
 def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
                     config: WindowConfig = WindowConfig()) -> WindowClusters:
@@ -152,12 +157,13 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
     s, wts, supported = k.s, k.wts, k.supported
     n, m = s.shape
     rows = np.arange(n)
-    has = supported.any(axis=1)
-    s_first = s[rows, np.argmax(supported, axis=1)]
-    with np.errstate(invalid="ignore"):
-        near = supported & (s <= (s_first + config.merge_m)[:, None])
-    best = np.argmax(np.where(near, k.mass, -1.0), axis=1)  # densest cluster near the foreground
-    if near_m is not None:
+    if near_m is None:
+        has = supported.any(axis=1)
+        s_first = s[rows, np.argmax(supported, axis=1)]
+        with np.errstate(invalid="ignore"):
+            near = supported & (s <= (s_first + config.merge_m)[:, None])
+        best = np.argmax(np.where(near, k.mass, -1.0), axis=1)  # densest near the foreground
+    else:
         with np.errstate(invalid="ignore"):
             inside = supported & (k.mean >= np.reshape(near_m, (n, 1))) & (
                 k.mean <= np.reshape(far_m, (n, 1)))

@@ -228,10 +228,11 @@ class RgbdEstimator:
 
     def _clusters(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray, radius_px: np.ndarray):
         """``(clusters, to_depth_z, to_colour_z)``: the window clusters of each keypoint in the depth
-        image, and maps between colour-frame z along each ray and the depth image's z there."""
+        image, and maps between colour-frame z along each ray and the depth image's z there
+        (``(z, rows)`` for the windows ``rows`` only)."""
         c, g = self.config, self.geometry
         if g.registered:
-            same = lambda z: z  # noqa: E731
+            same = lambda z, rows=None: z  # noqa: E731
             return window_clusters(depth, xy, radius_px, c.window), same, same
         d = g.depth
         scale = d.K[0, 0] / g.color.K[0, 0]
@@ -240,15 +241,16 @@ class RgbdEstimator:
             guess = d.to_camera(z[:, None] * rays)
             clusters = window_clusters(depth, d.project(z[:, None] * rays), radius_px * scale, c.window)
 
-            def to_colour(zd, guess=guess):
+            def to_colour(zd, rows=slice(None), guess=guess):
+                g_rows = guess[rows]
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    surface_d = guess * (np.asarray(zd, np.float64) / guess[:, 2])[:, None]
+                    surface_d = g_rows * (np.asarray(zd, np.float64) / g_rows[:, 2])[:, None]
                 return (surface_d - d.t) @ d.R[:, 2]  # colour-frame z: (R^T (X_d - t)).z
             found = to_colour(select_depths(clusters, c.window))
             z = np.where(np.isfinite(found) & (found > 0), found, z)
 
-        def to_depth(zc):
-            return d.to_camera(np.asarray(zc, np.float64)[:, None] * rays)[:, 2]
+        def to_depth(zc, rows=slice(None)):
+            return d.to_camera(np.asarray(zc, np.float64)[:, None] * rays[rows])[:, 2]
         return clusters, to_depth, to_colour
 
     def _body_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
@@ -278,26 +280,28 @@ class RgbdEstimator:
                    ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray) -> np.ndarray:
         """Walk the bones out from the torso: a joint whose depth is farther from its parent's
         than the bone allows (its ray passes the parent sideways, which uses some of the bone)
-        takes the cluster in reach instead, or is dropped."""
+        takes the cluster in reach (and in the body's band ``near``/``far`` [windows]) instead,
+        or is dropped. Only the joints out of reach are looked up again."""
         c = self.config
-        P, K = z.shape
+        z = z.copy()
+        index = np.full(z.shape, -1)
+        index[ok] = np.arange(int(ok.sum()))  # each usable joint's window
         for joints, parents, length in _bone_steps(layout):
             zp = z[:, parents]
             side = np.linalg.norm((rays[:, joints] - rays[:, parents])[..., :2], axis=-1) * zp
             reach = length + c.bone_tolerance_m + c.window.noise_per_m2 * np.nan_to_num(zp) ** 2
             with np.errstate(invalid="ignore"):
                 along = np.sqrt(np.maximum(reach ** 2 - side ** 2, 0.0))
-            lo = np.full((P, K), -np.inf)
-            hi = np.full((P, K), np.inf)
-            lo[:, joints] = np.where(np.isfinite(zp), zp - along, -np.inf)  # no parent: no gate
-            hi[:, joints] = np.where(np.isfinite(zp), zp + along, np.inf)
-            step = np.zeros(K, bool)
-            step[joints] = True
-            rows = ok & step[None, :]
-            out = to_colour(select_depths(clusters, c.window, to_depth(np.maximum(near, lo[ok])),
-                                          to_depth(np.minimum(far, hi[ok]))))
-            z = z.copy()
-            z[rows] = out[np.broadcast_to(step, z.shape)[ok]]
+                zj = z[:, joints]
+                out = np.isfinite(zp) & (np.abs(zj - zp) > along)  # NaN joints stay NaN
+            if not out.any():
+                continue
+            p, k = np.nonzero(out)
+            w = index[p, joints[k]]
+            lo = np.maximum(near[w], (zp - along)[p, k])
+            hi = np.minimum(far[w], (zp + along)[p, k])
+            z[p, joints[k]] = to_colour(select_depths(clusters.take(w), c.window, to_depth(lo, w),
+                                                      to_depth(hi, w)), w)
         return z
 
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
