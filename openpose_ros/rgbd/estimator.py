@@ -4,15 +4,18 @@ Per person and joint (all vectorised over the frame's keypoints):
 
 1. the keypoint's viewing ray through the colour camera's model, lens distortion included
    (plumb_bob, rational_polynomial, equidistant; ``threed.cameras.Camera.undistort``);
-2. the visible surface's depth along it (``depth_window.window_depths``: the foreground among
-   the valid depth pixels of a window scaled to the person's size in the image). Registered depth
-   (the default: the depth image has the colour image's size and pixels) is read at the keypoint
-   itself; unregistered depth is read where the ray's point at the current depth estimate lands in
-   the depth camera (its own model, and the fixed colour-to-depth extrinsic), a few fixed-point
-   steps that converge in two or three because the baseline is small against the depth;
-3. the person's body depth is the median of its joints' surface depths; a joint farther than
-   ``max_behind_m`` behind it (the wall behind a silhouette) or nearer than ``max_front_m`` in
-   front of it (an occluder) is dropped (NaN), never placed on the background;
+2. the depth clusters of a window around it (``depth_window.window_clusters``: the valid depth
+   pixels of a window scaled to the person's size in the image). Registered depth (the default:
+   the depth image has the colour image's size and pixels) is read at the keypoint itself;
+   unregistered depth is read where the ray's point at the current depth estimate lands in the
+   depth camera (its own model, and the fixed colour-to-depth extrinsic), a few fixed-point steps
+   that converge in two or three because the baseline is small against the depth;
+3. the person's body depth is the median of its joints' foregrounds (nearest clusters); each joint
+   then takes, among its clusters between ``max_front_m`` in front of the body and
+   ``max_behind_m`` behind it, the one with the most weight near the keypoint (a limb in front at
+   the window's rim is not the keypoint's own); with ``bone_check``, out from the torso along
+   ``BONES``, a joint farther in depth from its parent than the bone reaches takes the cluster in
+   reach. A joint with none is dropped (NaN), never placed on the background;
 4. the joint centre lies behind the surface by its limb radius (``LIMB_RADIUS_M``, by joint name):
    it is moved that far along the viewing ray.
 
