@@ -17,8 +17,8 @@ image):
 4. the surface depth is the weighted median of that cluster, taken again over the samples
    within half a band of it (the cluster's start is biased towards the camera by noise).
 
-The background behind a silhouette is never chosen while the limb holds enough of the window;
-when it does not, the caller's body-consistency check drops the joint. All arrays are vectorised
+``select_depths`` makes the choice: this foreground, or, given depth limits (the caller's body
+band, a bone's reach), the cluster inside them with the most weight near the keypoint. All arrays are vectorised
 over keypoints: no Python loop per joint.
 """
 
@@ -129,7 +129,8 @@ def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
     end = np.searchsorted(flat, (np.where(valid, s + band, -1.0) + lift).ravel(), side="right")
     end = np.maximum(end.reshape(n, m) - np.arange(n)[:, None] * m, 0)
     count = np.where(valid, end - np.arange(m)[None, :], 0)
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(wts, axis=1)], axis=1)  # cum[:, i] = sum w[:i]
+    # cum[:, i] = sum w[:i]
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(wts, axis=1)], axis=1)
     cum_z = np.concatenate([np.zeros((n, 1)), np.cumsum(wts * np.where(valid, s, 0.0), axis=1)],
                            axis=1)
     mass = np.take_along_axis(cum, end, 1) - cum[:, :m]

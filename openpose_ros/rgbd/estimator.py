@@ -230,8 +230,8 @@ class RgbdEstimator:
         return found
 
     def _clusters(self, depth: DepthImage, xy: np.ndarray, rays: np.ndarray, radius_px: np.ndarray):
-        """``(clusters, to_depth_z, to_colour_z)``: the window clusters of each keypoint in the depth
-        image, and maps between colour-frame z along each ray and the depth image's z there
+        """``(clusters, to_depth_z, to_colour_z)``: the window clusters of each keypoint in the
+        depth image, and maps between colour-frame z along each ray and the depth image's z there
         (``(z, rows)`` for the windows ``rows`` only)."""
         c, g = self.config, self.geometry
         if g.registered:
@@ -242,7 +242,8 @@ class RgbdEstimator:
         z = np.full(len(xy), c.initial_depth_m)
         for _ in range(c.iterations):  # settle the depth pixel on the foreground's depth
             guess = d.to_camera(z[:, None] * rays)
-            clusters = window_clusters(depth, d.project(z[:, None] * rays), radius_px * scale, c.window)
+            clusters = window_clusters(depth, d.project(z[:, None] * rays), radius_px * scale,
+                                       c.window)
 
             def to_colour(zd, rows=slice(None), guess=guess):
                 g_rows = guess[rows]
@@ -280,7 +281,8 @@ class RgbdEstimator:
         return z, seen, body
 
     def _bone_gate(self, layout: Layout, clusters, to_depth, to_colour, z: np.ndarray,
-                   ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray) -> np.ndarray:
+                   ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray
+                   ) -> np.ndarray:
         """Walk the bones out from the torso: a joint whose depth is farther from its parent's
         than the bone allows (its ray passes the parent sideways, which uses some of the bone)
         takes the cluster in reach (and in the body's band ``near``/``far`` [windows]) instead,
