@@ -25,7 +25,9 @@ from openpose_ros.rgbd import (
     RgbdIdentity,
     RgbdInputError,
     WindowConfig,
+    select_depths,
     single_pixel_depths,
+    window_clusters,
     window_depths,
 )
 from openpose_ros.threed.cameras import Camera
@@ -48,6 +50,23 @@ def test_window_takes_the_foreground_where_the_single_pixel_sees_the_wall():
     far = np.array([[10.0, 10.0], [np.nan, 5.0]])  # only wall in the window; NaN keypoint
     got = window_depths(depth, far, np.full(2, 6.0))
     assert abs(got[0] - 4.0) < 0.02 and np.isnan(got[1])
+
+
+def test_a_limb_in_front_at_the_window_rim_is_not_taken_for_the_keypoints_own():
+    """A hip at 3 m with a hand 0.4 m in front of it over a third of the window: the foreground
+    is the hand; within the body's band the cluster around the keypoint (the hip) is chosen."""
+    rng = np.random.default_rng(1)
+    depth = (3.0 + rng.normal(0, 0.01, (60, 60))).astype(np.float32)  # the hip
+    depth[:, 34:] = 2.6  # the hand, covering the window's right third
+    kp, r = np.array([[30.0, 30.0]]), np.array([6.0])
+    clusters = window_clusters(depth, kp, r)
+    assert abs(select_depths(clusters)[0] - 2.6) < 0.02  # the nearest cluster: the hand
+    got = select_depths(clusters, near_m=np.array([2.2]), far_m=np.array([3.3]))
+    assert abs(got[0] - 3.0) < 0.02
+    # only the hand inside the limits: the hand; nothing inside: NaN (dropped, not placed)
+    hand = select_depths(clusters, near_m=np.array([2.4]), far_m=np.array([2.8]))
+    assert abs(hand[0] - 2.6) < 0.02
+    assert np.isnan(select_depths(clusters, near_m=np.array([3.5]), far_m=np.array([4.0]))[0])
 
 
 def test_window_on_a_slanted_surface_keeps_the_dense_part():
@@ -104,6 +123,28 @@ def test_joints_that_see_only_the_wall_are_dropped_not_placed_behind():
     est = RgbdEstimator(DepthGeometry(camera)).estimate(people, z)
     assert np.isnan(est.people.body[0, wrist]).all() and est.inconsistent >= 1
     assert np.isfinite(est.people.body[0, BODY_25.index("Neck")]).all()
+
+
+@pytest.mark.parametrize("patch_m, kept", [(3.28, False), (3.1, True)])
+def test_a_joint_beyond_its_bone_from_its_parent_is_dropped(patch_m, kept):
+    """A flat body at 3 m; the heel's window sees only a surface 0.28 m behind (inside the body's
+    band, but farther from the ankle 20 px away than a heel bone reaches): dropped with the bone
+    check, placed without it; 0.1 m behind is within reach and kept."""
+    K = np.array([[300.0, 0, 160.0], [0, 300.0, 120.0], [0, 0, 1]])
+    cam = Camera("c", K, np.zeros(5), "plumb_bob", np.eye(3), np.zeros(3), SIZE)
+    depth = np.full((SIZE[1], SIZE[0]), 3.0, np.float32)
+    kp = np.zeros((1, BODY_25.num_parts, 3), np.float32)
+    kp[0, :, 0] = np.linspace(60, 260, BODY_25.num_parts)
+    kp[0, :, 1], kp[0, :, 2] = 60.0, 0.9
+    ankle, heel = BODY_25.index("RAnkle"), BODY_25.index("RHeel")
+    kp[0, ankle, :2], kp[0, heel, :2] = (100.0, 200.0), (120.0, 200.0)
+    depth[190:211, 112:129] = patch_m  # all the heel's window sees
+    people = People(BODY_25, SIZE, kp, np.ones(1))
+    gated = RgbdEstimator(DepthGeometry(cam)).estimate(people, depth)
+    assert np.isfinite(gated.people.body[0, ankle]).all()
+    assert np.isfinite(gated.people.body[0, heel]).all() == kept
+    plain = RgbdEstimator(DepthGeometry(cam), RgbdConfig(bone_check=False)).estimate(people, depth)
+    assert abs(plain.people.body[0, heel, 2] - patch_m) < 0.05
 
 
 def test_size_mismatch_and_empty_frames():

@@ -8,7 +8,8 @@ Data flow (one colour frame's people paired with one depth image)::
         --identity.RgbdIdentity (2D ids, else 3D tracking; optional One-Euro)--> tracked People3D
 """
 
-from openpose_ros.rgbd.depth_window import WindowConfig, single_pixel_depths, window_depths
+from openpose_ros.rgbd.depth_window import (WindowClusters, WindowConfig, select_depths,
+                                            single_pixel_depths, window_clusters, window_depths)
 from openpose_ros.rgbd.estimator import (
     LIMB_RADIUS_M,
     METHODS,
@@ -21,7 +22,10 @@ from openpose_ros.rgbd.estimator import (
 from openpose_ros.rgbd.identity import RgbdIdentity
 
 __all__ = [
+    "WindowClusters",
     "WindowConfig",
+    "select_depths",
+    "window_clusters",
     "single_pixel_depths",
     "window_depths",
     "LIMB_RADIUS_M",

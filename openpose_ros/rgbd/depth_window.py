@@ -17,8 +17,8 @@ image):
 4. the surface depth is the weighted median of that cluster, taken again over the samples
    within half a band of it (the cluster's start is biased towards the camera by noise).
 
-The background behind a silhouette is never chosen while the limb holds enough of the window;
-when it does not, the caller's body-consistency check drops the joint. All arrays are vectorised
+``select_depths`` makes the choice: this foreground, or, given depth limits (the caller's body
+band, a bone's reach), the cluster inside them with the most weight near the keypoint. All arrays are vectorised
 over keypoints: no Python loop per joint.
 """
 
@@ -30,7 +30,8 @@ import numpy as np
 
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 
-__all__ = ["WindowConfig", "window_depths", "single_pixel_depths"]
+__all__ = ["WindowConfig", "WindowClusters", "window_clusters", "select_depths", "window_depths",
+           "single_pixel_depths"]
 
 
 @dataclass(frozen=True)
@@ -78,24 +79,42 @@ def single_pixel_depths(depth, pixels: np.ndarray) -> np.ndarray:
     return _sample(as_depth_image(depth), pixels, np.zeros((len(pixels), 1, 2)))[:, 0]
 
 
-def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,
-                  config: WindowConfig = WindowConfig()) -> np.ndarray:
-    """float32 ``[N]`` foreground surface depth around each keypoint (see module docstring).
+@dataclass(frozen=True)
+class WindowClusters:
+    """The depth clusters of ``N`` keypoint windows (rows sorted by depth, NaN last; see module).
 
-    Args:
-        depth: float32 ``[H, W]`` metres (NaN = no measurement) or a ``depth_codec.DepthImage``.
-        pixels: ``[N, 2]`` keypoints (x, y) in depth-image pixels; NaN rows give NaN.
-        radius_px: ``[N]`` half-size of each window, pixels (at least 1 sample apart is kept).
-    """
+    ``s`` ``[N, M]`` sorted depths (m); ``wts`` their Gaussian weights (0 for invalid); ``band``
+    each cluster's depth band; ``end`` ``[N, M]`` one past cluster ``k``'s last sample; ``mean``
+    its weighted mean depth; ``supported`` clusters with enough samples."""
+
+    s: np.ndarray
+    wts: np.ndarray
+    band: np.ndarray
+    end: np.ndarray
+    mass: np.ndarray
+    mean: np.ndarray
+    supported: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "WindowClusters":
+        """The clusters of the windows ``rows`` (indices or a bool mask over ``N``)."""
+        return WindowClusters(self.s[rows], self.wts[rows], self.band[rows], self.end[rows],
+                              self.mass[rows], self.mean[rows], self.supported[rows])
+
+
+def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
+                    config: WindowConfig = WindowConfig()) -> WindowClusters:
+    """The clusters of each keypoint's window (arguments as ``window_depths``); sampled once, so
+    that several choices (``select_depths``) can be made from one read of the image."""
     c = config
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
     n = len(pixels)
-    if n == 0:
-        return np.zeros(0, np.float32)
     lin = np.linspace(-1.0, 1.0, c.grid) if c.grid > 1 else np.zeros(1)
     unit = np.stack(np.meshgrid(lin, lin), axis=-1).reshape(-1, 2)  # [M, 2] in [-1, 1]
     radius = np.maximum(np.asarray(radius_px, dtype=np.float64).reshape(n), 0.0)
-    values = _sample(as_depth_image(depth), pixels, unit[None] * radius[:, None, None])  # [N, M]
+    if n == 0:
+        values = np.zeros((0, len(unit)), np.float32)
+    else:
+        values = _sample(as_depth_image(depth), pixels, unit[None] * radius[:, None, None])
     weight0 = np.exp(-2.0 * (unit ** 2).sum(axis=1))  # Gaussian, sigma = half the window
     order = np.argsort(values, axis=1)  # NaN last
     s = np.take_along_axis(values, order, axis=1).astype(np.float64)
@@ -108,28 +127,72 @@ def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,
     lift = np.arange(n)[:, None] * 1e6
     flat = (np.where(valid, s, 1e5) + lift).ravel()
     end = np.searchsorted(flat, (np.where(valid, s + band, -1.0) + lift).ravel(), side="right")
-    end = end.reshape(n, m) - np.arange(n)[:, None] * m
-    start = np.arange(m)[None, :]
-    count = np.where(valid, end - start, 0)
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(wts, axis=1)], axis=1)  # cum[:, i] = sum w[:i]
-    mass = np.take_along_axis(cum, np.maximum(end, 0), 1) - cum[:, :m]
+    end = np.maximum(end.reshape(n, m) - np.arange(n)[:, None] * m, 0)
+    count = np.where(valid, end - np.arange(m)[None, :], 0)
+    # cum[:, i] = sum w[:i]
+    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(wts, axis=1)], axis=1)
+    cum_z = np.concatenate([np.zeros((n, 1)), np.cumsum(wts * np.where(valid, s, 0.0), axis=1)],
+                           axis=1)
+    mass = np.take_along_axis(cum, end, 1) - cum[:, :m]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (np.take_along_axis(cum_z, end, 1) - cum_z[:, :m]) / mass
     n_valid = valid.sum(axis=1, keepdims=True)
     # support counts samples alike: a keypoint just off the silhouette has its limb at the
     # window's rim, where the Gaussian weights are small
     supported = valid & (count >= np.maximum(c.min_support * n_valid, c.min_samples))
-    has = supported.any(axis=1)
+    return WindowClusters(s, wts, band, end, mass, mean, supported)
+
+
+def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(),
+                  near_m: np.ndarray | None = None, far_m: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """float32 ``[N]`` surface depth chosen among each window's supported clusters (NaN: none).
+
+    Without limits: the foreground (the nearest supported cluster; on a slanted surface the
+    densest within ``merge_m`` behind it). With ``near_m``, ``far_m`` ``[N]`` (m): among the
+    supported clusters whose mean lies in ``[near_m, far_m]``, the one with the most weight near
+    the keypoint (NaN if none) - a limb in front of the keypoint's own, which holds the window's
+    rim, is then not taken for being nearer.
+    """
+    k = clusters
+    s, wts, supported = k.s, k.wts, k.supported
+    n, m = s.shape
     rows = np.arange(n)
-    s_first = s[rows, np.argmax(supported, axis=1)]
-    with np.errstate(invalid="ignore"):
-        near = supported & (s <= (s_first + c.merge_m)[:, None])
-    best = np.argmax(np.where(near, mass, -1.0), axis=1)  # densest cluster near the foreground
-    members = (start >= best[:, None]) & (start < end[rows, best][:, None])
+    if near_m is None:
+        has = supported.any(axis=1)
+        s_first = s[rows, np.argmax(supported, axis=1)]
+        with np.errstate(invalid="ignore"):
+            near = supported & (s <= (s_first + config.merge_m)[:, None])
+        best = np.argmax(np.where(near, k.mass, -1.0), axis=1)  # densest near the foreground
+    else:
+        with np.errstate(invalid="ignore"):
+            inside = supported & (k.mean >= np.reshape(near_m, (n, 1))) & (
+                k.mean <= np.reshape(far_m, (n, 1)))
+        best = np.argmax(np.where(inside, k.mass, -1.0), axis=1)
+        has = inside.any(axis=1)
+    start = np.arange(m)[None, :]
+    members = (start >= best[:, None]) & (start < k.end[rows, best][:, None])
     centre = _weighted_median(s, np.where(members, wts, 0.0))
     # re-centre: the cluster starts at its nearest sample, which noise pulls towards the camera
+    valid = np.isfinite(s)
     with np.errstate(invalid="ignore"):
-        around = valid & (np.abs(s - centre[:, None]) <= band[rows, best][:, None] / 2)
+        around = valid & (np.abs(s - centre[:, None]) <= k.band[rows, best][:, None] / 2)
     out = _weighted_median(s, np.where(around, wts, 0.0))
     return np.where(has, out, np.nan).astype(np.float32)
+
+
+def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,
+                  config: WindowConfig = WindowConfig()) -> np.ndarray:
+    """float32 ``[N]`` foreground surface depth around each keypoint (see module docstring).
+
+    Args:
+        depth: float32 ``[H, W]`` metres (NaN = no measurement) or a ``depth_codec.DepthImage``.
+        pixels: ``[N, 2]`` keypoints (x, y) in depth-image pixels; NaN rows give NaN.
+        radius_px: ``[N]`` half-size of each window, pixels (at least 1 sample apart is kept).
+    """
+    if len(np.asarray(pixels).reshape(-1, 2)) == 0:
+        return np.zeros(0, np.float32)
+    return select_depths(window_clusters(depth, pixels, radius_px, config), config)
 
 
 def _weighted_median(s: np.ndarray, w: np.ndarray) -> np.ndarray:
