@@ -12,7 +12,10 @@ from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-__all__ = ["ParamSpec", "declare_all", "descriptor"]
+__all__ = ["ParamSpec", "RELIABILITIES", "declare_all", "descriptor"]
+
+#: QoS reliability choices of the nodes' sensor subscriptions.
+RELIABILITIES = ("best_effort", "reliable")
 
 
 @dataclass(frozen=True)

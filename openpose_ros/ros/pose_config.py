@@ -17,14 +17,13 @@ from openpose_ros.handface.detector import HandFaceConfig
 from openpose_ros.nets.precision import ENGINES, PRECISIONS
 from openpose_ros.pipeline import PipelineConfig, models_dir_or_none, parse_net_resolution
 from openpose_ros.tracking2d import TrackerConfig
-from openpose_ros.ros.param_table import ParamSpec, descriptor
+from openpose_ros.ros.param_table import RELIABILITIES, ParamSpec, descriptor
 
 __all__ = ["ParamSpec", "PARAMETERS", "PARAMETER_NAMES", "NodeSettings", "CameraTopics",
            "build_configs", "camera_topics", "descriptor", "check_value", "tracker_config",
            "MODELS", "RELIABILITIES"]
 
 MODELS = ("BODY_25", "COCO_18", "MPI_15", "MPI_15_4", "LIGHTWEIGHT_COCO_18")
-RELIABILITIES = ("best_effort", "reliable")
 _COMPRESSED_SUFFIX = "/compressed"
 
 

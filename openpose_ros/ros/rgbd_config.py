@@ -13,7 +13,7 @@ import numpy as np
 from openpose_ros.rgbd.depth_window import WindowConfig
 from openpose_ros.rgbd.estimator import METHODS, RgbdConfig
 from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
-from openpose_ros.ros.pose_config import RELIABILITIES, ParamSpec
+from openpose_ros.ros.param_table import RELIABILITIES, ParamSpec
 from openpose_ros.threed.smoothing import OneEuroConfig
 from openpose_ros.threed.tracking import TrackingConfig
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from openpose_ros.layouts import BODY_LAYOUTS, Layout
 from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
-from openpose_ros.ros.pose_config import ParamSpec
+from openpose_ros.ros.param_table import ParamSpec
 from openpose_ros.threed.associate import AssociationConfig
 from openpose_ros.threed.reconstruct import ReconstructionConfig
 from openpose_ros.threed.smoothing import OneEuroConfig
