@@ -218,8 +218,12 @@ def test_sensor_defects_and_keypoints_off_the_silhouette():
     depth = sensor_depth(z, rng, missing=0.1)
     lost = np.isnan(depth) & np.isfinite(z)
     assert 0.08 < lost.mean() < 0.12
-    kp, moved = keypoints_2d(camera, world, label, rng, noise_px=0.0, outside=1.0)
+    kp, moved = keypoints_2d(camera, world, label, rng, noise_px=0.0, outside=1.0, reach_px=6.0)
     assert moved.sum() >= 10
+    truth = camera.project(world)[0]
+    shift = np.linalg.norm(kp[0, :, :2] - truth, axis=-1)
+    still = ~moved[0] & np.isfinite(shift)
+    assert (shift[moved[0]] <= 6.0 + 3.0 + 1.0).all() and (shift[still] < 1e-3).all()  # just off
     px = np.rint(kp[moved][:, :2]).astype(int)
     assert (label[px[:, 1], px[:, 0]] != 0).all()  # each moved keypoint is off the person
     assert visible_joints(camera, world, z, label)[0, BODY_25.index("Neck")]

@@ -28,18 +28,19 @@ __all__ = ["BODY_CAPSULES", "RgbdFrame", "capsules_of", "look_at", "render_depth
            "sensor_depth", "keypoints_2d", "visible_joints", "pose_library", "synthetic_frame", "z_up_panoptic"]
 
 #: Body parts as capsules between two joints (name, name, radius m); the head and hands are
-#: spheres added by ``capsules_of``.
+#: spheres and the neck a capsule up to the head's centre, added by ``capsules_of`` (facial
+#: keypoints such as the nose tip lie on the head's surface, not inside a part of their own).
 BODY_CAPSULES = (
     ("Neck", "MidHip", 0.11), ("RShoulder", "LShoulder", 0.06), ("RHip", "LHip", 0.09),
     ("RShoulder", "RElbow", 0.05), ("RElbow", "RWrist", 0.04),
     ("LShoulder", "LElbow", 0.05), ("LElbow", "LWrist", 0.04),
     ("RHip", "RKnee", 0.065), ("RKnee", "RAnkle", 0.045),
     ("LHip", "LKnee", 0.065), ("LKnee", "LAnkle", 0.045),
-    ("RAnkle", "RBigToe", 0.035), ("RAnkle", "RHeel", 0.035),
-    ("LAnkle", "LBigToe", 0.035), ("LAnkle", "LHeel", 0.035),
-    ("Neck", "Nose", 0.05),
+    ("RAnkle", "RBigToe", 0.035), ("RAnkle", "RSmallToe", 0.03), ("RAnkle", "RHeel", 0.035),
+    ("LAnkle", "LBigToe", 0.035), ("LAnkle", "LSmallToe", 0.03), ("LAnkle", "LHeel", 0.035),
 )
 HEAD_RADIUS_M = 0.095
+NECK_RADIUS_M = 0.05
 HAND_RADIUS_M = 0.045
 
 
@@ -53,7 +54,7 @@ def capsules_of(joints: np.ndarray, layout: Layout = BODY_25) -> tuple[np.ndarra
     """``(a [C, 3], b [C, 3], radius [C])`` of one person's ``joints [J, 3]`` (NaN joints skipped).
 
     Spheres are capsules with a == b: the head around the ears' midpoint (else the nose), a hand
-    beyond each wrist along the forearm.
+    beyond each wrist along the forearm; the neck runs from the Neck joint to the head's centre.
     """
     def at(name):
         return joints[layout.index(name)] if layout.has(name) else np.full(3, np.nan)
@@ -67,6 +68,8 @@ def capsules_of(joints: np.ndarray, layout: Layout = BODY_25) -> tuple[np.ndarra
     head = np.mean(ears, axis=0) if all(np.isfinite(e).all() for e in ears) else at("Nose")
     if np.isfinite(head).all():
         a.append(head), b.append(head), r.append(HEAD_RADIUS_M)
+        if np.isfinite(at("Neck")).all():
+            a.append(at("Neck")), b.append(head), r.append(NECK_RADIUS_M)
     for side in "RL":
         wrist, elbow = at(f"{side}Wrist"), at(f"{side}Elbow")
         if np.isfinite(wrist).all() and np.isfinite(elbow).all():
@@ -201,28 +204,38 @@ def sensor_depth(z: np.ndarray, rng: np.random.Generator, *, noise_per_m2: float
 
 
 def keypoints_2d(camera: Camera, people: np.ndarray, label: np.ndarray, rng: np.random.Generator,
-                 *, noise_px: float = 2.0, outside: float = 0.15, layout: Layout = BODY_25,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 *, noise_px: float = 2.0, outside: float = 0.5, reach_px: float | None = None,
+                 layout: Layout = BODY_25) -> tuple[np.ndarray, np.ndarray]:
     """Detector-like 2D keypoints ``[P, J, 3]`` (x, y, score; NaN/0 = missing) of world ``people``.
 
-    Also returns bool ``[P, J]``: the joints moved off their person's silhouette (1-3 px past its
-    edge along a random direction, found in ``label``).
+    Each keypoint is the projection plus ``noise_px`` Gaussian noise. A keypoint whose person's
+    silhouette edge (in ``label``) lies within ``reach_px`` of it (default: two standard
+    deviations of the noise, at least 1 px: an edge the detector's error can cross) falls just outside with
+    probability ``outside``: 1-3 px past the nearest edge. Also returns bool ``[P, J]``: the
+    keypoints so moved.
     """
     h, w = label.shape
+    reach_px = max(2.0 * noise_px if reach_px is None else reach_px, 1.0)
     px = camera.project(people) + rng.normal(0.0, noise_px, people.shape[:2] + (2,))
     seen = camera.in_image(px, border=1.0)
-    moved = np.zeros(seen.shape, bool)
-    for p, j in zip(*np.nonzero(seen & (rng.random(seen.shape) < outside))):
-        angle = rng.uniform(0, 2 * np.pi)
-        step = np.array([np.cos(angle), np.sin(angle)])
-        for s in range(1, 60):
-            x, y = np.rint(px[p, j] + s * step).astype(int)
-            if not (0 <= x < w and 0 <= y < h):
-                break
-            if label[y, x] != p:
-                px[p, j] = px[p, j] + (s + rng.uniform(1.0, 3.0)) * step
-                moved[p, j] = True
-                break
+    angles = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    dirs = np.stack([np.cos(angles), np.sin(angles)], axis=-1)  # [D, 2]
+    steps = np.arange(1, int(np.ceil(reach_px)) + 1, dtype=np.float64)  # [S]
+    ray = px[:, :, None, None, :] + dirs[:, None, :] * steps[:, None]  # [P, J, D, S, 2]
+    with np.errstate(invalid="ignore"):
+        ix, iy = np.rint(ray[..., 0]), np.rint(ray[..., 1])
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+    at = label[np.where(inside, iy, 0).astype(int), np.where(inside, ix, 0).astype(int)]
+    off = ~inside | (at != np.arange(len(people))[:, None, None, None])  # [P, J, D, S]
+    first = np.where(off.any(axis=-1), np.argmax(off, axis=-1), len(steps))  # first step off
+    nearest = np.argmin(first, axis=-1)  # [P, J] direction to the nearest edge
+    dist = np.take_along_axis(first, nearest[..., None], -1)[..., 0]
+    moved = seen & (dist < len(steps)) & (rng.random(seen.shape) < outside)
+    own = label[np.clip(np.rint(np.nan_to_num(px[..., 1])), 0, h - 1).astype(int),
+                np.clip(np.rint(np.nan_to_num(px[..., 0])), 0, w - 1).astype(int)]
+    moved &= own == np.arange(len(people))[:, None]  # on its silhouette before the move
+    shift = (np.take(steps, np.minimum(dist, len(steps) - 1)) + rng.uniform(1.0, 3.0, dist.shape))
+    px = np.where(moved[..., None], px + shift[..., None] * dirs[nearest], px)
     seen &= camera.in_image(px, border=1.0)
     scores = np.where(seen, rng.uniform(0.4, 1.0, seen.shape), 0.0)
     kp = np.concatenate([np.where(seen[..., None], px, np.nan), scores[..., None]], axis=-1)
@@ -309,7 +322,7 @@ def default_camera_model(size: tuple[int, int] = (640, 480)) -> tuple[np.ndarray
 
 def synthetic_frame(poses: list[np.ndarray], rng: np.random.Generator, *, num_people: int = 2,
                     size: tuple[int, int] = (640, 480), distance: tuple[float, float] = (1.0, 5.0),
-                    noise_px: float = 2.0, outside: float = 0.15, missing: float = 0.1,
+                    noise_px: float = 2.0, outside: float = 0.5, missing: float = 0.1,
                     noise_per_m2: float = 0.002, camera_model=None) -> RgbdFrame:
     """A scene of ``num_people`` poses from ``poses`` at ``distance`` from a camera (see module).
 

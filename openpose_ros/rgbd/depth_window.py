@@ -30,8 +30,8 @@ import numpy as np
 
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 
-__all__ = ["WindowConfig", "WindowClusters", "window_clusters", "select_depths", "window_depths",
-           "single_pixel_depths"]
+__all__ = ["WindowConfig", "WindowClusters", "window_clusters", "select_depths",
+           "off_surface_shift", "window_depths", "single_pixel_depths"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ class WindowClusters:
 
     ``s`` ``[N, M]`` sorted depths (m); ``wts`` their Gaussian weights (0 for invalid); ``band``
     each cluster's depth band; ``end`` ``[N, M]`` one past cluster ``k``'s last sample; ``mean``
-    its weighted mean depth; ``supported`` clusters with enough samples."""
+    its weighted mean depth; ``supported`` clusters with enough samples; ``offset`` ``[N, M, 2]``
+    each sorted sample's pixel offset from its keypoint."""
 
     s: np.ndarray
     wts: np.ndarray
@@ -94,11 +95,13 @@ class WindowClusters:
     mass: np.ndarray
     mean: np.ndarray
     supported: np.ndarray
+    offset: np.ndarray
 
     def take(self, rows: np.ndarray) -> "WindowClusters":
         """The clusters of the windows ``rows`` (indices or a bool mask over ``N``)."""
         return WindowClusters(self.s[rows], self.wts[rows], self.band[rows], self.end[rows],
-                              self.mass[rows], self.mean[rows], self.supported[rows])
+                              self.mass[rows], self.mean[rows], self.supported[rows],
+                              self.offset[rows])
 
 
 def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
@@ -117,6 +120,7 @@ def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
         values = _sample(as_depth_image(depth), pixels, unit[None] * radius[:, None, None])
     weight0 = np.exp(-2.0 * (unit ** 2).sum(axis=1))  # Gaussian, sigma = half the window
     order = np.argsort(values, axis=1)  # NaN last
+    offset = unit[order] * radius[:, None, None]
     s = np.take_along_axis(values, order, axis=1).astype(np.float64)
     valid = np.isfinite(s)
     wts = np.where(valid, weight0[order], 0.0)
@@ -140,11 +144,12 @@ def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
     # support counts samples alike: a keypoint just off the silhouette has its limb at the
     # window's rim, where the Gaussian weights are small
     supported = valid & (count >= np.maximum(c.min_support * n_valid, c.min_samples))
-    return WindowClusters(s, wts, band, end, mass, mean, supported)
+    return WindowClusters(s, wts, band, end, mass, mean, supported, offset)
 
 
 def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(),
-                  near_m: np.ndarray | None = None, far_m: np.ndarray | None = None
+                  near_m: np.ndarray | None = None, far_m: np.ndarray | None = None,
+                  prior_m: np.ndarray | None = None, prior_sigma_m: np.ndarray | None = None
                   ) -> np.ndarray:
     """float32 ``[N]`` surface depth chosen among each window's supported clusters (NaN: none).
 
@@ -152,7 +157,9 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
     densest within ``merge_m`` behind it). With ``near_m``, ``far_m`` ``[N]`` (m): among the
     supported clusters whose mean lies in ``[near_m, far_m]``, the one with the most weight near
     the keypoint (NaN if none) - a limb in front of the keypoint's own, which holds the window's
-    rim, is then not taken for being nearer.
+    rim, is then not taken for being nearer. ``prior_m``, ``prior_sigma_m`` ``[N]`` (m; NaN: no
+    prior) weigh each cluster's weight by a Gaussian of its mean's distance to an expected depth
+    (the limb's depth along its bone): a keypoint just off its limb has the background under it.
     """
     k = clusters
     s, wts, supported = k.s, k.wts, k.supported
@@ -168,7 +175,13 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
         with np.errstate(invalid="ignore"):
             inside = supported & (k.mean >= np.reshape(near_m, (n, 1))) & (
                 k.mean <= np.reshape(far_m, (n, 1)))
-        best = np.argmax(np.where(inside, k.mass, -1.0), axis=1)
+        score = k.mass
+        if prior_m is not None:
+            prior = np.reshape(prior_m, (n, 1))
+            with np.errstate(invalid="ignore"):
+                likely = np.exp(-0.5 * ((k.mean - prior) / np.reshape(prior_sigma_m, (n, 1))) ** 2)
+            score = k.mass * np.where(np.isfinite(prior), likely, 1.0)
+        best = np.argmax(np.where(inside, score, -1.0), axis=1)
         has = inside.any(axis=1)
     start = np.arange(m)[None, :]
     members = (start >= best[:, None]) & (start < k.end[rows, best][:, None])
@@ -179,6 +192,29 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
         around = valid & (np.abs(s - centre[:, None]) <= k.band[rows, best][:, None] / 2)
     out = _weighted_median(s, np.where(around, wts, 0.0))
     return np.where(has, out, np.nan).astype(np.float32)
+
+
+def off_surface_shift(clusters: WindowClusters, surface_m: np.ndarray,
+                      config: WindowConfig = WindowConfig(), core: float = 0.35) -> np.ndarray:
+    """``[N, 2]`` pixel shift from each keypoint to the centre of its chosen surface in the window,
+    for keypoints whose core (the samples within ``core`` of the window's half-size) is valid but
+    holds none of the surface ``surface_m`` ``[N]`` (m) - a keypoint that fell just off its limb
+    onto what lies behind; 0 for the others.
+
+    The surface's samples are those within its depth band of ``surface_m``.
+    """
+    k = clusters
+    radius = np.abs(k.offset).max(axis=(1, 2))
+    z = np.asarray(surface_m, np.float64)[:, None]
+    with np.errstate(invalid="ignore"):
+        member = np.abs(k.s - z) <= config.band_m + config.noise_per_m2 * z ** 2
+        in_core = (np.abs(k.offset) <= core * radius[:, None, None] + 1e-9).all(axis=-1)
+    valid = np.isfinite(k.s)
+    off = ((valid & in_core).any(axis=1) & ~(member & in_core).any(axis=1)
+           & (member.sum(axis=1) >= config.min_samples))
+    count = np.maximum(member.sum(axis=1), 1)[:, None]
+    centre = np.where(member[..., None], k.offset, 0.0).sum(axis=1) / count
+    return np.where(off[:, None], centre, 0.0)
 
 
 def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,

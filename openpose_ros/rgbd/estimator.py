@@ -13,11 +13,16 @@ Per person and joint (all vectorised over the frame's keypoints):
 3. the person's body depth is the median of its joints' foregrounds (nearest clusters); each joint
    then takes, among its clusters between ``max_front_m`` in front of the body and
    ``max_behind_m`` behind it, the one with the most weight near the keypoint (a limb in front at
-   the window's rim is not the keypoint's own); with ``bone_check``, out from the torso along
-   ``BONES``, a joint farther in depth from its parent than the bone reaches takes the cluster in
-   reach. A joint with none is dropped (NaN), never placed on the background;
-4. the joint centre lies behind the surface by its limb radius (``LIMB_RADIUS_M``, by joint name):
-   it is moved that far along the viewing ray.
+   the window's rim is not the keypoint's own); with ``limb_prior``, a joint with a parent
+   (``skeleton.BONES``) weighs its clusters by their closeness to its own limb's depth, read along
+   the 2D bone from its parent (a keypoint just off its limb - a toe on the floor behind it - has
+   the background under it, its limb at the window's rim); with ``bone_check``, out from the torso,
+   a joint farther in depth from its nearest placed ancestor than the bones between reach takes
+   the cluster in reach. A joint with none is dropped (NaN), never placed on the background;
+4. with ``snap_off_surface``, a keypoint whose window core holds none of its chosen surface (it
+   fell just off the limb) is moved to that surface's centre in the window; the joint centre
+   lies behind the surface by its limb radius (``skeleton.LIMB_RADIUS_M``, by joint name): it is
+   moved that far along the viewing ray.
 
 Hands and faces (when the 2D people carry them) go the same way with windows scaled to the hand
 or face, and keypoints that stray from their group's median depth by more than
@@ -33,38 +38,15 @@ import numpy as np
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
-from openpose_ros.rgbd.depth_window import (WindowConfig, select_depths,
+from openpose_ros.rgbd.depth_window import (WindowConfig, off_surface_shift, select_depths,
                                             single_pixel_depths, window_clusters, window_depths)
+from openpose_ros.rgbd.skeleton import LIMB_RADIUS_M, bone_steps, limb_samples, radii
 from openpose_ros.threed.cameras import Camera
 from openpose_ros.threed.result import People3D
 
 __all__ = ["LIMB_RADIUS_M", "RgbdConfig", "DepthGeometry", "RgbdEstimate", "RgbdEstimator",
            "RgbdInputError", "METHODS"]
 
-#: Depth from the visible surface to the joint centre, metres, by joint name (cameras.md: 3-4 cm
-#: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso). Face landmarks and
-#: joints not named here lie on the surface (0).
-LIMB_RADIUS_M = {
-    "Neck": 0.06, "Chest": 0.10, "Head": 0.05,
-    "RShoulder": 0.06, "LShoulder": 0.06, "RElbow": 0.05, "LElbow": 0.05,
-    "RWrist": 0.035, "LWrist": 0.035, "MidHip": 0.10, "RHip": 0.09, "LHip": 0.09,
-    "RKnee": 0.055, "LKnee": 0.055, "RAnkle": 0.04, "LAnkle": 0.04,
-    "LBigToe": 0.02, "LSmallToe": 0.02, "LHeel": 0.03, "RBigToe": 0.02, "RSmallToe": 0.02,
-    "RHeel": 0.03, "REar": 0.01, "LEar": 0.01,
-}
-#: The body's bones walked out from the torso, parents first: (joint, parent, longest bone in
-#: metres, a tall adult's with a margin). A joint must lie within its bone of its parent.
-BONES = (
-    ("RElbow", "RShoulder", 0.38), ("LElbow", "LShoulder", 0.38),
-    ("RKnee", "RHip", 0.52), ("LKnee", "LHip", 0.52), ("Nose", "Neck", 0.30),
-    ("RWrist", "RElbow", 0.33), ("LWrist", "LElbow", 0.33),
-    ("RAnkle", "RKnee", 0.50), ("LAnkle", "LKnee", 0.50),
-    ("REye", "Nose", 0.08), ("LEye", "Nose", 0.08), ("REar", "Nose", 0.15), ("LEar", "Nose", 0.15),
-    ("RBigToe", "RAnkle", 0.25), ("RSmallToe", "RAnkle", 0.25), ("RHeel", "RAnkle", 0.12),
-    ("LBigToe", "LAnkle", 0.25), ("LSmallToe", "LAnkle", 0.25), ("LHeel", "LAnkle", 0.12),
-)
-#: Finger joints are about 1 cm thick.
-HAND_RADIUS_M = 0.01
 #: ``window``: the robust lookup; ``single_pixel``: the pixel under the keypoint, no offset and no
 #: consistency check (what other ROS packages do; kept for comparison).
 METHODS = ("window", "single_pixel")
@@ -88,9 +70,13 @@ class RgbdConfig:
         initial_depth_m: first depth guess for unregistered depth.
         iterations: fixed-point steps for unregistered depth.
         method: one of ``METHODS``.
-        bone_check: walk the skeleton out from the torso (``BONES``) and keep each joint within
-            its bone's length of its parent (plus ``bone_tolerance_m`` and the depth noise
-            ``window.noise_per_m2 * z**2``): the cluster in reach, else dropped.
+        bone_check: walk the skeleton out from the torso (``skeleton.BONES``) and keep each
+            joint within the bones' length of its nearest placed ancestor (plus
+            ``bone_tolerance_m`` and the depth noise ``window.noise_per_m2 * z**2``): the cluster
+            in reach, else dropped.
+        limb_prior: weigh a joint's clusters by a Gaussian of their distance to its limb's depth
+            along the 2D bone from its parent, sigma ``limb_prior_sigma`` times the cluster band.
+        snap_off_surface: move a keypoint that fell just off its chosen surface onto it.
         window: the windowed lookup's settings.
     """
 
@@ -110,6 +96,9 @@ class RgbdConfig:
     method: str = "window"
     bone_check: bool = True
     bone_tolerance_m: float = 0.05
+    limb_prior: bool = True
+    limb_prior_sigma: float = 0.5
+    snap_off_surface: bool = True
     window: WindowConfig = field(default_factory=WindowConfig)
 
     def __post_init__(self) -> None:
@@ -119,8 +108,8 @@ class RgbdConfig:
             raise ValueError("need 0 < min_window_px <= max_window_px")
         if not (self.max_behind_m > 0 and self.max_front_m > 0 and self.part_tolerance_m > 0):
             raise ValueError("max_behind_m, max_front_m and part_tolerance_m must be > 0")
-        if self.bone_tolerance_m < 0:
-            raise ValueError("bone_tolerance_m must be >= 0")
+        if self.bone_tolerance_m < 0 or not self.limb_prior_sigma > 0:
+            raise ValueError("bone_tolerance_m must be >= 0 and limb_prior_sigma > 0")
         if self.iterations < 1 or self.min_joints < 1 or not self.initial_depth_m > 0:
             raise ValueError("iterations and min_joints must be >= 1, initial_depth_m > 0")
 
@@ -157,31 +146,11 @@ class RgbdEstimate:
     inconsistent: int
 
 
-def _radii(layout: Layout) -> np.ndarray:
-    if layout.name == "HAND_21":
-        return np.full(layout.num_parts, HAND_RADIUS_M)
-    return np.array([LIMB_RADIUS_M.get(n, 0.0) for n in layout.part_names])
-
-
 def _extent_px(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """``[P]`` larger side of the bounding box of each group's usable keypoints (0 if none)."""
     lo = np.where(ok[..., None], xy, np.inf).min(axis=1)
     hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
     return np.where(ok.any(axis=1)[:, None], hi - lo, 0.0).max(axis=-1)
-
-
-def _bone_steps(layout: Layout) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``BONES`` of ``layout`` in steps out from the torso: per step ``(joints, parents, lengths m)``,
-    every parent in an earlier step (or a torso joint)."""
-    level: dict[str, int] = {}
-    steps: dict[int, list] = {}
-    for child, parent, length in BONES:
-        if layout.has(child) and layout.has(parent):
-            level[child] = level.get(parent, 0) + 1
-            steps.setdefault(level[child], []).append(
-                (layout.index(child), layout.index(parent), length))
-    return [tuple(np.array(v, dtype=t) for v, t in zip(zip(*steps[k]), (np.intp, np.intp, float)))
-            for k in sorted(steps)]
 
 
 def _median(z: np.ndarray) -> np.ndarray:
@@ -258,55 +227,105 @@ class RgbdEstimator:
         return clusters, to_depth, to_colour
 
     def _body_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
-                     ok: np.ndarray,
-                     radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(surface z [P, K], seen [P, K], body depth [P])`` (``seen``: the window has a
-        foreground, in the band or not): the body depth is the median of the joints'
-        foregrounds; each joint then takes, among its window's clusters within the body's band
-        (``max_front_m`` in front of it to ``max_behind_m`` behind), the one that holds the
-        keypoint's neighbourhood: the nearest cluster may be another body part in front (a hand
-        before a hip, a knee before the other leg), seen at the window's rim."""
+                     ok: np.ndarray, radius: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(surface z [P, K], seen [P, K], body depth [P], rays [P, K, 3])`` (``seen``: the
+        window has a foreground, in the band or not; ``rays``: snapped ones with
+        ``snap_off_surface``): the body depth is the median of the joints' foregrounds; each joint
+        then takes, among its window's clusters within the body's band (``max_front_m`` in front
+        of it to ``max_behind_m`` behind), the one that holds the keypoint's neighbourhood (the
+        nearest cluster may be another body part in front, a hand before a hip, seen at the
+        window's rim), weighed by closeness to its limb's depth (``limb_prior``)."""
         c = self.config
         z = np.full(ok.shape, np.nan)
         if not ok.any():
-            return z, ok, np.full(len(z), np.nan)
+            return z, ok, np.full(len(z), np.nan), rays
         clusters, to_depth, to_colour = self._clusters(depth, xy[ok], rays[ok], radius[ok])
         z[ok] = to_colour(select_depths(clusters, c.window))  # the foreground of every window
         body, seen = _median(z), np.isfinite(z)
         band = np.broadcast_to(body[:, None], z.shape)[ok]
-        near, far = band - c.max_front_m, band + c.max_behind_m
-        z[ok] = to_colour(select_depths(clusters, c.window, to_depth(near), to_depth(far)))
+        near, far = to_depth(band - c.max_front_m), to_depth(band + c.max_behind_m)
+        prior = sigma = None
+        if c.limb_prior:
+            prior = to_depth(self._limb_depths(depth, layout, xy, rays, ok, radius, body)[ok])
+            sigma = c.limb_prior_sigma * (c.window.band_m + c.window.noise_per_m2 * prior ** 2)
+        z[ok] = to_colour(select_depths(clusters, c.window, near, far, prior, sigma))
         if c.bone_check:
             z = self._bone_gate(layout, clusters, to_depth, to_colour, z, ok, rays, near, far)
-        return z, seen, body
+        if c.snap_off_surface:
+            rays = self._snap(clusters, to_depth, z, xy, ok, rays)
+        return z, seen, body, rays
+
+    def _limb_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
+                     ok: np.ndarray, radius: np.ndarray, body: np.ndarray) -> np.ndarray:
+        """``[P, K]`` colour-frame depth of each joint's own limb (NaN: none): the median of the
+        surfaces in the body's band at ``skeleton.LIMB_FRACTIONS`` along the 2D bone from its
+        parent, read in windows of half the joint's."""
+        c = self.config
+        prior = np.full(ok.shape, np.nan)
+        person, joint, points = limb_samples(layout, xy, ok)
+        if len(person) == 0:
+            return prior
+        f = points.shape[1]
+        flat = points.reshape(-1, 2)
+        clusters, to_depth, to_colour = self._clusters(
+            depth, flat, self.rays(flat), np.repeat(np.maximum(radius[person, joint] / 2,
+                                                               c.min_window_px), f))
+        band = np.repeat(body[person], f)
+        limb = to_colour(select_depths(clusters, c.window, to_depth(band - c.max_front_m),
+                                       to_depth(band + c.max_behind_m))).reshape(-1, f)
+        prior[person, joint] = _median(limb)
+        return prior
+
+    def _snap(self, clusters, to_depth, z: np.ndarray, xy: np.ndarray, ok: np.ndarray,
+              rays: np.ndarray) -> np.ndarray:
+        """Rays through keypoints moved onto their chosen surface when they fell just off it."""
+        g = self.geometry
+        shift = off_surface_shift(clusters, to_depth(z[ok]), self.config.window)
+        if not g.registered:  # depth pixels -> colour pixels
+            shift = shift * (g.color.K[0, 0] / g.depth.K[0, 0])
+        moved = np.flatnonzero((shift != 0).any(axis=1))
+        if len(moved) == 0:
+            return rays
+        rays = rays.copy()
+        p, k = np.nonzero(ok)
+        rays[p[moved], k[moved]] = self.rays(xy[p[moved], k[moved]] + shift[moved])
+        return rays
 
     def _bone_gate(self, layout: Layout, clusters, to_depth, to_colour, z: np.ndarray,
                    ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray
                    ) -> np.ndarray:
-        """Walk the bones out from the torso: a joint whose depth is farther from its parent's
-        than the bone allows (its ray passes the parent sideways, which uses some of the bone)
-        takes the cluster in reach (and in the body's band ``near``/``far`` [windows]) instead,
-        or is dropped. Only the joints out of reach are looked up again."""
+        """Walk the bones out from the torso: a joint whose depth is farther from its nearest
+        placed ancestor's than the bones between allow (its ray passes the ancestor sideways,
+        which uses some of them) takes the cluster in reach (and in the body's band
+        ``near``/``far`` [windows, depth-image z]) instead, or is dropped. Only the joints out of
+        reach are looked up again."""
         c = self.config
         z = z.copy()
         index = np.full(z.shape, -1)
         index[ok] = np.arange(int(ok.sum()))  # each usable joint's window
-        for joints, parents, length in _bone_steps(layout):
-            zp = z[:, parents]
-            side = np.linalg.norm((rays[:, joints] - rays[:, parents])[..., :2], axis=-1) * zp
-            reach = length + c.bone_tolerance_m + c.window.noise_per_m2 * np.nan_to_num(zp) ** 2
+        anchor = np.broadcast_to(np.arange(z.shape[1]), z.shape).copy()  # nearest placed ancestor
+        reach = np.zeros(z.shape)  # and the bones' length to it
+        people = np.arange(len(z))[:, None]
+        for joints, parents, length in bone_steps(layout):
+            placed = np.isfinite(z[:, parents])
+            anchor[:, joints] = np.where(placed, parents, anchor[:, parents])
+            reach[:, joints] = np.where(placed, 0.0, reach[:, parents]) + length
+            a = anchor[:, joints]
+            za = z[people, a]
+            side = np.linalg.norm((rays[:, joints] - rays[people, a])[..., :2], axis=-1) * za
+            limit = (reach[:, joints] + c.bone_tolerance_m
+                     + c.window.noise_per_m2 * np.nan_to_num(za) ** 2)
             with np.errstate(invalid="ignore"):
-                along = np.sqrt(np.maximum(reach ** 2 - side ** 2, 0.0))
-                zj = z[:, joints]
-                out = np.isfinite(zp) & (np.abs(zj - zp) > along)  # NaN joints stay NaN
+                along = np.sqrt(np.maximum(limit ** 2 - side ** 2, 0.0))
+                out = np.isfinite(za) & (np.abs(z[:, joints] - za) > along)  # NaN stays NaN
             if not out.any():
                 continue
             p, k = np.nonzero(out)
             w = index[p, joints[k]]
-            lo = np.maximum(near[w], (zp - along)[p, k])
-            hi = np.minimum(far[w], (zp + along)[p, k])
-            z[p, joints[k]] = to_colour(select_depths(clusters.take(w), c.window, to_depth(lo, w),
-                                                      to_depth(hi, w)), w)
+            lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
+            hi = np.minimum(far[w], to_depth((za + along)[p, k], w))
+            z[p, joints[k]] = to_colour(select_depths(clusters.take(w), c.window, lo, hi), w)
         return z
 
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
@@ -364,7 +383,8 @@ class RgbdEstimator:
         self.check_depth(people.image_size, depth.shape)
         if c.method == "window":
             xy, rays, ok, radius = self._keypoints(people.body, c.window_fraction)
-            z, seen, body_ref = self._body_depths(depth, people.layout, xy, rays, ok, radius)
+            z, seen, body_ref, rays = self._body_depths(depth, people.layout, xy, rays, ok,
+                                                        radius)
         else:
             rays, z, ok = self._group(depth, people.body, c.window_fraction)
             seen, body_ref = np.isfinite(z), _median(z)
@@ -374,7 +394,7 @@ class RgbdEstimator:
                 consistent &= (z <= (body_ref + c.max_behind_m)[:, None]) & (
                     z >= (body_ref - c.max_front_m)[:, None])
         kept = np.flatnonzero(consistent.sum(axis=1) >= c.min_joints)
-        body = self._people3d(people.layout, self._points(rays, z, _radii(people.layout)),
+        body = self._people3d(people.layout, self._points(rays, z, radii(people.layout)),
                               people.body, consistent, people.track_ids)
         parts = {}
         for name, layout, fraction in (("left_hand", HAND_21, c.hand_window_fraction),
@@ -399,4 +419,4 @@ class RgbdEstimator:
             with np.errstate(invalid="ignore"):
                 agrees = (ref <= body_ref + c.max_behind_m) & (ref >= body_ref - c.max_front_m)
                 keep &= (np.abs(z - ref[:, None]) <= c.part_tolerance_m) & agrees[:, None]
-        return self._people3d(layout, self._points(rays, z, _radii(layout)), kp, keep, track_ids)
+        return self._people3d(layout, self._points(rays, z, radii(layout)), kp, keep, track_ids)
