@@ -31,7 +31,7 @@ import numpy as np
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 
 __all__ = ["WindowConfig", "WindowClusters", "window_clusters", "select_depths",
-           "off_surface_shift", "window_depths", "single_pixel_depths"]
+           "surface_centres", "window_depths", "single_pixel_depths"]
 
 
 @dataclass(frozen=True)
@@ -194,27 +194,19 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
     return np.where(has, out, np.nan).astype(np.float32)
 
 
-def off_surface_shift(clusters: WindowClusters, surface_m: np.ndarray,
-                      config: WindowConfig = WindowConfig(), core: float = 0.35) -> np.ndarray:
-    """``[N, 2]`` pixel shift from each keypoint to the centre of its chosen surface in the window,
-    for keypoints whose core (the samples within ``core`` of the window's half-size) is valid but
-    holds none of the surface ``surface_m`` ``[N]`` (m) - a keypoint that fell just off its limb
-    onto what lies behind; 0 for the others.
-
-    The surface's samples are those within its depth band of ``surface_m``.
-    """
+def surface_centres(clusters: WindowClusters, surface_m: np.ndarray,
+                    config: WindowConfig = WindowConfig()) -> np.ndarray:
+    """``[N, 2]`` pixel offset from each keypoint to the centre of its chosen surface in its window
+    (the mean position of the samples within the surface's depth band of ``surface_m`` ``[N]``,
+    m); 0 where fewer than ``min_samples`` samples are on it. A keypoint that fell just off its
+    limb moves onto it; one on a limb narrower than the window moves onto its axis."""
     k = clusters
-    radius = np.abs(k.offset).max(axis=(1, 2))
     z = np.asarray(surface_m, np.float64)[:, None]
     with np.errstate(invalid="ignore"):
         member = np.abs(k.s - z) <= config.band_m + config.noise_per_m2 * z ** 2
-        in_core = (np.abs(k.offset) <= core * radius[:, None, None] + 1e-9).all(axis=-1)
-    valid = np.isfinite(k.s)
-    off = ((valid & in_core).any(axis=1) & ~(member & in_core).any(axis=1)
-           & (member.sum(axis=1) >= config.min_samples))
-    count = np.maximum(member.sum(axis=1), 1)[:, None]
-    centre = np.where(member[..., None], k.offset, 0.0).sum(axis=1) / count
-    return np.where(off[:, None], centre, 0.0)
+    count = member.sum(axis=1)
+    centre = np.where(member[..., None], k.offset, 0.0).sum(axis=1) / np.maximum(count, 1)[:, None]
+    return np.where((count >= config.min_samples)[:, None], centre, 0.0)
 
 
 def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,

@@ -19,8 +19,8 @@ Per person and joint (all vectorised over the frame's keypoints):
    the background under it, its limb at the window's rim); with ``bone_check``, out from the torso,
    a joint farther in depth from its nearest placed ancestor than the bones between reach takes
    the cluster in reach. A joint with none is dropped (NaN), never placed on the background;
-4. with ``snap_off_surface``, a keypoint whose window core holds none of its chosen surface (it
-   fell just off the limb) is moved to that surface's centre in the window; the joint centre
+4. with ``centre_on_surface``, the keypoint moves to the centre of its chosen surface in the
+   window (onto its limb when it fell just off it, onto the axis of a thin limb); the joint centre
    lies behind the surface by its limb radius (``skeleton.LIMB_RADIUS_M``, by joint name): it is
    moved that far along the viewing ray.
 
@@ -38,7 +38,7 @@ import numpy as np
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
-from openpose_ros.rgbd.depth_window import (WindowConfig, off_surface_shift, select_depths,
+from openpose_ros.rgbd.depth_window import (WindowConfig, select_depths, surface_centres,
                                             single_pixel_depths, window_clusters, window_depths)
 from openpose_ros.rgbd.skeleton import LIMB_RADIUS_M, bone_steps, limb_samples, radii
 from openpose_ros.threed.cameras import Camera
@@ -76,7 +76,9 @@ class RgbdConfig:
             in reach, else dropped.
         limb_prior: weigh a joint's clusters by a Gaussian of their distance to its limb's depth
             along the 2D bone from its parent, sigma ``limb_prior_sigma`` times the cluster band.
-        snap_off_surface: move a keypoint that fell just off its chosen surface onto it.
+        centre_on_surface: move each keypoint to the centre of its chosen surface in its window
+            (onto its limb when it fell just off it, onto the axis of a limb narrower than the
+            window).
         window: the windowed lookup's settings.
     """
 
@@ -98,7 +100,7 @@ class RgbdConfig:
     bone_tolerance_m: float = 0.05
     limb_prior: bool = True
     limb_prior_sigma: float = 0.5
-    snap_off_surface: bool = True
+    centre_on_surface: bool = True
     window: WindowConfig = field(default_factory=WindowConfig)
 
     def __post_init__(self) -> None:
@@ -228,10 +230,11 @@ class RgbdEstimator:
 
     def _body_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
                      ok: np.ndarray, radius: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(surface z [P, K], seen [P, K], body depth [P], rays [P, K, 3])`` (``seen``: the
-        window has a foreground, in the band or not; ``rays``: snapped ones with
-        ``snap_off_surface``): the body depth is the median of the joints' foregrounds; each joint
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(surface z [P, K], seen [P, K], body depth [P], rays [P, K, 3], farthest [P, K])``
+        (``farthest``: the depth up to which each joint is consistent; ``seen``: the
+        window has a foreground, in the band or not; ``rays``: through the surfaces' centres with
+        ``centre_on_surface``): the body depth is the median of the joints' foregrounds; each joint
         then takes, among its window's clusters within the body's band (``max_front_m`` in front
         of it to ``max_behind_m`` behind), the one that holds the keypoint's neighbourhood (the
         nearest cluster may be another body part in front, a hand before a hip, seen at the
@@ -239,7 +242,7 @@ class RgbdEstimator:
         c = self.config
         z = np.full(ok.shape, np.nan)
         if not ok.any():
-            return z, ok, np.full(len(z), np.nan), rays
+            return z, ok, np.full(len(z), np.nan), rays, z
         clusters, to_depth, to_colour = self._clusters(depth, xy[ok], rays[ok], radius[ok])
         z[ok] = to_colour(select_depths(clusters, c.window))  # the foreground of every window
         body, seen = _median(z), np.isfinite(z)
@@ -250,11 +253,13 @@ class RgbdEstimator:
             prior = to_depth(self._limb_depths(depth, layout, xy, rays, ok, radius, body)[ok])
             sigma = c.limb_prior_sigma * (c.window.band_m + c.window.noise_per_m2 * prior ** 2)
         z[ok] = to_colour(select_depths(clusters, c.window, near, far, prior, sigma))
+        farthest = np.where(ok, (body + c.max_behind_m)[:, None], np.nan)
         if c.bone_check:
-            z = self._bone_gate(layout, clusters, to_depth, to_colour, z, ok, rays, near, far)
-        if c.snap_off_surface:
-            rays = self._snap(clusters, to_depth, z, xy, ok, rays)
-        return z, seen, body, rays
+            z, farthest = self._bone_gate(layout, clusters, to_depth, to_colour, z, ok, rays,
+                                          near, far, prior, sigma, farthest)
+        if c.centre_on_surface:
+            rays = self._centre(clusters, to_depth, z, xy, ok, rays)
+        return z, seen, body, rays, farthest
 
     def _limb_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
                      ok: np.ndarray, radius: np.ndarray, body: np.ndarray) -> np.ndarray:
@@ -277,11 +282,11 @@ class RgbdEstimator:
         prior[person, joint] = _median(limb)
         return prior
 
-    def _snap(self, clusters, to_depth, z: np.ndarray, xy: np.ndarray, ok: np.ndarray,
+    def _centre(self, clusters, to_depth, z: np.ndarray, xy: np.ndarray, ok: np.ndarray,
               rays: np.ndarray) -> np.ndarray:
-        """Rays through keypoints moved onto their chosen surface when they fell just off it."""
+        """Rays through the keypoints moved to the centre of their chosen surface (``[P, K, 3]``)."""
         g = self.geometry
-        shift = off_surface_shift(clusters, to_depth(z[ok]), self.config.window)
+        shift = surface_centres(clusters, to_depth(z[ok]), self.config.window)
         if not g.registered:  # depth pixels -> colour pixels
             shift = shift * (g.color.K[0, 0] / g.depth.K[0, 0])
         moved = np.flatnonzero((shift != 0).any(axis=1))
@@ -293,15 +298,18 @@ class RgbdEstimator:
         return rays
 
     def _bone_gate(self, layout: Layout, clusters, to_depth, to_colour, z: np.ndarray,
-                   ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray
-                   ) -> np.ndarray:
-        """Walk the bones out from the torso: a joint whose depth is farther from its nearest
-        placed ancestor's than the bones between allow (its ray passes the ancestor sideways,
-        which uses some of them) takes the cluster in reach (and in the body's band
-        ``near``/``far`` [windows, depth-image z]) instead, or is dropped. Only the joints out of
-        reach are looked up again."""
+                   ok: np.ndarray, rays: np.ndarray, near: np.ndarray, far: np.ndarray,
+                   prior: np.ndarray | None, sigma: np.ndarray | None, farthest: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Walk the bones out from the torso: each joint takes its cluster (weighed by ``prior``)
+        among those within reach of its nearest placed ancestor - the bones between, less what
+        the 2D offset uses (its ray passes the ancestor sideways) - and in front of the body's
+        band's far end ``far`` or of that reach, whichever is farther (a leg stepping back lies
+        behind the band); ``near``/``far``, ``prior`` [windows, depth-image z]. Returns ``(z,
+        farthest [P, K])``, colour-frame z: ``farthest`` (the band's far end) pushed out to each
+        joint's reach, the depth up to which it is consistent with its body."""
         c = self.config
-        z = z.copy()
+        z, farthest = z.copy(), farthest.copy()
         index = np.full(z.shape, -1)
         index[ok] = np.arange(int(ok.sum()))  # each usable joint's window
         anchor = np.broadcast_to(np.arange(z.shape[1]), z.shape).copy()  # nearest placed ancestor
@@ -316,17 +324,18 @@ class RgbdEstimator:
             side = np.linalg.norm((rays[:, joints] - rays[people, a])[..., :2], axis=-1) * za
             limit = (reach[:, joints] + c.bone_tolerance_m
                      + c.window.noise_per_m2 * np.nan_to_num(za) ** 2)
-            with np.errstate(invalid="ignore"):
-                along = np.sqrt(np.maximum(limit ** 2 - side ** 2, 0.0))
-                out = np.isfinite(za) & (np.abs(z[:, joints] - za) > along)  # NaN stays NaN
-            if not out.any():
+            along = np.sqrt(np.maximum(limit ** 2 - np.nan_to_num(side) ** 2, 0.0))
+            p, k = np.nonzero(np.isfinite(za) & ok[:, joints])
+            if len(p) == 0:
                 continue
-            p, k = np.nonzero(out)
             w = index[p, joints[k]]
             lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
-            hi = np.minimum(far[w], to_depth((za + along)[p, k], w))
-            z[p, joints[k]] = to_colour(select_depths(clusters.take(w), c.window, lo, hi), w)
-        return z
+            hi = to_depth((za + along)[p, k], w)
+            z[p, joints[k]] = to_colour(select_depths(
+                clusters.take(w), c.window, lo, hi, None if prior is None else prior[w],
+                None if sigma is None else sigma[w]), w)
+            farthest[p, joints[k]] = np.maximum(farthest[p, joints[k]], (za + along)[p, k])
+        return z, farthest
 
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -383,16 +392,16 @@ class RgbdEstimator:
         self.check_depth(people.image_size, depth.shape)
         if c.method == "window":
             xy, rays, ok, radius = self._keypoints(people.body, c.window_fraction)
-            z, seen, body_ref, rays = self._body_depths(depth, people.layout, xy, rays, ok,
-                                                        radius)
+            z, seen, body_ref, rays, farthest = self._body_depths(depth, people.layout, xy, rays,
+                                                                  ok, radius)
         else:
             rays, z, ok = self._group(depth, people.body, c.window_fraction)
             seen, body_ref = np.isfinite(z), _median(z)
+            farthest = (body_ref + c.max_behind_m)[:, None]
         consistent = ok & np.isfinite(z)
         if c.method == "window":
             with np.errstate(invalid="ignore"):
-                consistent &= (z <= (body_ref + c.max_behind_m)[:, None]) & (
-                    z >= (body_ref - c.max_front_m)[:, None])
+                consistent &= (z <= farthest) & (z >= (body_ref - c.max_front_m)[:, None])
         kept = np.flatnonzero(consistent.sum(axis=1) >= c.min_joints)
         body = self._people3d(people.layout, self._points(rays, z, radii(people.layout)),
                               people.body, consistent, people.track_ids)

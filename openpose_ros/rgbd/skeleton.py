@@ -15,10 +15,9 @@ __all__ = ["LIMB_RADIUS_M", "HAND_RADIUS_M", "BONES", "LIMB_FRACTIONS", "radii",
            "limb_samples"]
 
 #: Depth from the visible surface to the joint centre, metres, by joint name (cameras.md: 3-4 cm
-#: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso; the neck joint sits
-#: at the top of the chest). Face landmarks and joints not named here lie on the surface (0).
+#: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso). Face landmarks and joints not named here lie on the surface (0).
 LIMB_RADIUS_M = {
-    "Neck": 0.08, "Chest": 0.10, "Head": 0.05,
+    "Neck": 0.06, "Chest": 0.10, "Head": 0.05,
     "RShoulder": 0.06, "LShoulder": 0.06, "RElbow": 0.05, "LElbow": 0.05,
     "RWrist": 0.035, "LWrist": 0.035, "MidHip": 0.10, "RHip": 0.09, "LHip": 0.09,
     "RKnee": 0.06, "LKnee": 0.06, "RAnkle": 0.04, "LAnkle": 0.04,
