@@ -24,14 +24,16 @@ over keypoints: no Python loop per joint.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 
-__all__ = ["WindowConfig", "WindowClusters", "window_clusters", "select_depths",
-           "surface_centres", "window_depths", "single_pixel_depths"]
+__all__ = ["WindowConfig", "WindowClusters", "window_clusters", "segment_clusters",
+           "sample_clusters", "select_depths",
+           "several_surfaces", "surface_centres", "window_depths", "single_pixel_depths"]
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class WindowClusters:
 
     ``s`` ``[N, M]`` sorted depths (m); ``wts`` their Gaussian weights (0 for invalid); ``band``
     each cluster's depth band; ``end`` ``[N, M]`` one past cluster ``k``'s last sample; ``mean``
-    its weighted mean depth; ``supported`` clusters with enough samples; ``offset`` ``[N, M, 2]``
-    each sorted sample's pixel offset from its keypoint."""
+    its weighted mean depth; ``supported`` clusters with enough samples; ``values`` ``[N, M]`` the
+    samples unsorted, ``offset`` ``[N, M, 2]`` their pixel offsets from the keypoint; ``cum`` ``[N, M + 1]`` the weights'
+    running sums (``cum[:, i]``: samples before ``i``)."""
 
     s: np.ndarray
     wts: np.ndarray
@@ -95,35 +98,67 @@ class WindowClusters:
     mass: np.ndarray
     mean: np.ndarray
     supported: np.ndarray
+    values: np.ndarray
     offset: np.ndarray
+    cum: np.ndarray
 
     def take(self, rows: np.ndarray) -> "WindowClusters":
         """The clusters of the windows ``rows`` (indices or a bool mask over ``N``)."""
         return WindowClusters(self.s[rows], self.wts[rows], self.band[rows], self.end[rows],
                               self.mass[rows], self.mean[rows], self.supported[rows],
-                              self.offset[rows])
+                              self.values[rows], self.offset[rows], self.cum[rows])
+
+
+@functools.lru_cache(maxsize=None)
+def _grid(grid: int) -> np.ndarray:
+    """``[grid * grid, 2]`` sample positions spanning ``[-1, 1]`` on both axes."""
+    lin = np.linspace(-1.0, 1.0, grid) if grid > 1 else np.zeros(1)
+    return np.stack(np.meshgrid(lin, lin), axis=-1).reshape(-1, 2)
 
 
 def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
                     config: WindowConfig = WindowConfig()) -> WindowClusters:
     """The clusters of each keypoint's window (arguments as ``window_depths``); sampled once, so
     that several choices (``select_depths``) can be made from one read of the image."""
-    c = config
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
     n = len(pixels)
-    lin = np.linspace(-1.0, 1.0, c.grid) if c.grid > 1 else np.zeros(1)
-    unit = np.stack(np.meshgrid(lin, lin), axis=-1).reshape(-1, 2)  # [M, 2] in [-1, 1]
+    unit = _grid(config.grid)  # [M, 2]
     radius = np.maximum(np.asarray(radius_px, dtype=np.float64).reshape(n), 0.0)
-    if n == 0:
-        values = np.zeros((0, len(unit)), np.float32)
-    else:
-        values = _sample(as_depth_image(depth), pixels, unit[None] * radius[:, None, None])
-    weight0 = np.exp(-2.0 * (unit ** 2).sum(axis=1))  # Gaussian, sigma = half the window
+    offset = unit[None] * radius[:, None, None]
+    values = (_sample(as_depth_image(depth), pixels, offset) if n
+              else np.zeros((0, len(unit)), np.float32))
+    weight = np.exp(-2.0 * (unit ** 2).sum(axis=1))  # Gaussian, sigma = half the window
+    return sample_clusters(values, np.broadcast_to(weight, values.shape), offset, config)
+
+
+def segment_clusters(depth, start: np.ndarray, end: np.ndarray, fractions: np.ndarray,
+                     radius_px: np.ndarray, config: WindowConfig = WindowConfig(),
+                     grid: int = 2) -> WindowClusters:
+    """The clusters of the samples along each of ``N`` 2D segments ``start -> end`` (``[N, 2]``
+    pixels): a ``grid x grid`` patch of half-size ``radius_px [N]`` at each of ``fractions``
+    along the segment, pooled and weighed alike (offsets from ``end``)."""
+    start, end = (np.asarray(v, np.float64).reshape(-1, 2) for v in (start, end))
+    n = len(start)
+    centres = start[:, None] + np.asarray(fractions)[None, :, None] * (end - start)[:, None]
+    patch = _grid(grid)[None] * np.maximum(np.reshape(radius_px, (n, 1, 1)), 0.0)  # [N, G, 2]
+    offset = (centres - end[:, None])[:, :, None] + patch[:, None]  # [N, F, G, 2]
+    offset = offset.reshape(n, -1, 2)
+    values = (_sample(as_depth_image(depth), end[:, None], offset) if n
+              else np.zeros((0, offset.shape[1]), np.float32))
+    return sample_clusters(values, np.ones(values.shape), offset, config)
+
+
+def sample_clusters(values: np.ndarray, weight: np.ndarray, offset: np.ndarray,
+                    config: WindowConfig = WindowConfig()) -> WindowClusters:
+    """The depth clusters of ``N`` sets of ``M`` samples: ``values [N, M]`` depths (m, NaN =
+    none), their ``weight`` and pixel ``offset [N, M, 2]`` from their keypoint."""
+    c = config
+    n = len(values)
     order = np.argsort(values, axis=1)  # NaN last
-    offset = unit[order] * radius[:, None, None]
-    s = np.take_along_axis(values, order, axis=1).astype(np.float64)
+    r = np.arange(n)[:, None]
+    s = values[r, order].astype(np.float64)
     valid = np.isfinite(s)
-    wts = np.where(valid, weight0[order], 0.0)
+    wts = np.where(valid, weight[r, order], 0.0)
     band = c.band_m + c.noise_per_m2 * np.where(valid, s, 0.0) ** 2
     # Cluster k is the run of sorted samples [k, end_k) within band(s_k) of s_k: one searchsorted
     # over all rows at once (each row lifted by its own offset), O(N M log M), no [N, M, M] table.
@@ -137,20 +172,20 @@ def window_clusters(depth, pixels: np.ndarray, radius_px: np.ndarray,
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(wts, axis=1)], axis=1)
     cum_z = np.concatenate([np.zeros((n, 1)), np.cumsum(wts * np.where(valid, s, 0.0), axis=1)],
                            axis=1)
-    mass = np.take_along_axis(cum, end, 1) - cum[:, :m]
+    mass = cum[r, end] - cum[:, :m]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (np.take_along_axis(cum_z, end, 1) - cum_z[:, :m]) / mass
+        mean = (cum_z[r, end] - cum_z[:, :m]) / mass
     n_valid = valid.sum(axis=1, keepdims=True)
     # support counts samples alike: a keypoint just off the silhouette has its limb at the
     # window's rim, where the Gaussian weights are small
     supported = valid & (count >= np.maximum(c.min_support * n_valid, c.min_samples))
-    return WindowClusters(s, wts, band, end, mass, mean, supported, offset)
+    return WindowClusters(s, wts, band, end, mass, mean, supported, values, offset, cum)
 
 
 def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(),
                   near_m: np.ndarray | None = None, far_m: np.ndarray | None = None,
-                  prior_m: np.ndarray | None = None, prior_sigma_m: np.ndarray | None = None
-                  ) -> np.ndarray:
+                  prior_m: np.ndarray | None = None, prior_sigma_m: np.ndarray | None = None,
+                  *, centred: bool = True) -> np.ndarray:
     """float32 ``[N]`` surface depth chosen among each window's supported clusters (NaN: none).
 
     Without limits: the foreground (the nearest supported cluster; on a slanted surface the
@@ -160,6 +195,8 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
     rim, is then not taken for being nearer. ``prior_m``, ``prior_sigma_m`` ``[N]`` (m; NaN: no
     prior) weigh each cluster's weight by a Gaussian of its mean's distance to an expected depth
     (the limb's depth along its bone): a keypoint just off its limb has the background under it.
+    The depth is the chosen cluster's re-centred weighted median, or with ``centred`` off its
+    weighted mean (cheaper, biased towards the camera by the noise).
     """
     k = clusters
     s, wts, supported = k.s, k.wts, k.supported
@@ -183,15 +220,28 @@ def select_depths(clusters: WindowClusters, config: WindowConfig = WindowConfig(
             score = k.mass * np.where(np.isfinite(prior), likely, 1.0)
         best = np.argmax(np.where(inside, score, -1.0), axis=1)
         has = inside.any(axis=1)
-    start = np.arange(m)[None, :]
-    members = (start >= best[:, None]) & (start < k.end[rows, best][:, None])
-    centre = _weighted_median(s, np.where(members, wts, 0.0))
+    if not centred:
+        return np.where(has, k.mean[rows, best], np.nan).astype(np.float32)
+    centre = _run_median(k, rows, best, k.end[rows, best])
     # re-centre: the cluster starts at its nearest sample, which noise pulls towards the camera
-    valid = np.isfinite(s)
+    half = k.band[rows, best] / 2
     with np.errstate(invalid="ignore"):
-        around = valid & (np.abs(s - centre[:, None]) <= k.band[rows, best][:, None] / 2)
-    out = _weighted_median(s, np.where(around, wts, 0.0))
+        first = (s < (centre - half)[:, None]).sum(axis=1)
+        last = (s <= (centre + half)[:, None]).sum(axis=1)
+    out = _run_median(k, rows, first, np.maximum(last, first + 1))
     return np.where(has, out, np.nan).astype(np.float32)
+
+
+def several_surfaces(clusters: WindowClusters, near_m: np.ndarray) -> np.ndarray:
+    """bool ``[N]``: the window's supported clusters at or behind ``near_m`` ``[N]`` (m) lie at
+    more than one depth (their means spread over more than a band): a choice to make."""
+    k = clusters
+    with np.errstate(invalid="ignore"):
+        use = k.supported & (k.mean >= np.reshape(near_m, (-1, 1)))
+        lo = np.where(use, k.mean, np.inf).min(axis=1)
+        hi = np.where(use, k.mean, -np.inf).max(axis=1)
+        first = np.argmax(use, axis=1)
+        return hi - lo > k.band[np.arange(len(lo)), first]
 
 
 def surface_centres(clusters: WindowClusters, surface_m: np.ndarray,
@@ -203,7 +253,7 @@ def surface_centres(clusters: WindowClusters, surface_m: np.ndarray,
     k = clusters
     z = np.asarray(surface_m, np.float64)[:, None]
     with np.errstate(invalid="ignore"):
-        member = np.abs(k.s - z) <= config.band_m + config.noise_per_m2 * z ** 2
+        member = np.abs(k.values - z) <= config.band_m + config.noise_per_m2 * z ** 2
     count = member.sum(axis=1)
     centre = np.where(member[..., None], k.offset, 0.0).sum(axis=1) / np.maximum(count, 1)[:, None]
     return np.where((count >= config.min_samples)[:, None], centre, 0.0)
@@ -223,8 +273,9 @@ def window_depths(depth, pixels: np.ndarray, radius_px: np.ndarray,
     return select_depths(window_clusters(depth, pixels, radius_px, config), config)
 
 
-def _weighted_median(s: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``[N]`` weighted median of rows of sorted ``s [N, M]`` with weights ``w`` (0 = left out)."""
-    cum = np.cumsum(w, axis=1)
-    at = np.argmax(cum >= cum[:, -1:] / 2.0, axis=1)
-    return s[np.arange(len(s)), at]
+def _run_median(k: WindowClusters, rows: np.ndarray, first: np.ndarray, stop: np.ndarray
+                ) -> np.ndarray:
+    """``[N]`` weighted median of each row's sorted samples ``[first, stop)`` (a cluster's run)."""
+    half = (k.cum[rows, first] + k.cum[rows, np.minimum(stop, k.s.shape[1])]) / 2.0
+    at = np.argmax(k.cum[:, 1:] >= half[:, None], axis=1)
+    return k.s[rows, np.clip(at, first, np.maximum(stop - 1, first))]

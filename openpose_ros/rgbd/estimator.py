@@ -38,9 +38,10 @@ import numpy as np
 from openpose_ros.depth_codec import DepthImage, as_depth_image
 from openpose_ros.layouts import FACE_70, HAND_21, Layout
 from openpose_ros.people import People, missing_to_nan
-from openpose_ros.rgbd.depth_window import (WindowConfig, select_depths, surface_centres,
-                                            single_pixel_depths, window_clusters, window_depths)
-from openpose_ros.rgbd.skeleton import LIMB_RADIUS_M, bone_steps, limb_samples, radii
+from openpose_ros.rgbd.depth_window import (WindowConfig, segment_clusters, select_depths,
+                                            several_surfaces, single_pixel_depths,
+                                            surface_centres, window_clusters, window_depths)
+from openpose_ros.rgbd.skeleton import LIMB_FRACTIONS, LIMB_RADIUS_M, bone_pairs, bone_steps, radii
 from openpose_ros.threed.cameras import Camera
 from openpose_ros.threed.result import People3D
 
@@ -244,13 +245,15 @@ class RgbdEstimator:
         if not ok.any():
             return z, ok, np.full(len(z), np.nan), rays, z
         clusters, to_depth, to_colour = self._clusters(depth, xy[ok], rays[ok], radius[ok])
-        z[ok] = to_colour(select_depths(clusters, c.window))  # the foreground of every window
+        z[ok] = to_colour(select_depths(clusters, c.window, centred=False))  # the foregrounds
         body, seen = _median(z), np.isfinite(z)
         band = np.broadcast_to(body[:, None], z.shape)[ok]
         near, far = to_depth(band - c.max_front_m), to_depth(band + c.max_behind_m)
         prior = sigma = None
         if c.limb_prior:
-            prior = to_depth(self._limb_depths(depth, layout, xy, rays, ok, radius, body)[ok])
+            wanted = np.zeros(ok.shape, bool)
+            wanted[ok] = several_surfaces(clusters, near)
+            prior = self._limb_depths(depth, layout, xy, rays, ok, radius, body, wanted)[ok]
             sigma = c.limb_prior_sigma * (c.window.band_m + c.window.noise_per_m2 * prior ** 2)
         z[ok] = to_colour(select_depths(clusters, c.window, near, far, prior, sigma))
         farthest = np.where(ok, (body + c.max_behind_m)[:, None], np.nan)
@@ -262,24 +265,34 @@ class RgbdEstimator:
         return z, seen, body, rays, farthest
 
     def _limb_depths(self, depth: DepthImage, layout: Layout, xy: np.ndarray, rays: np.ndarray,
-                     ok: np.ndarray, radius: np.ndarray, body: np.ndarray) -> np.ndarray:
-        """``[P, K]`` colour-frame depth of each joint's own limb (NaN: none): the median of the
-        surfaces in the body's band at ``skeleton.LIMB_FRACTIONS`` along the 2D bone from its
-        parent, read in windows of half the joint's."""
-        c = self.config
+                     ok: np.ndarray, radius: np.ndarray, body: np.ndarray,
+                     wanted: np.ndarray) -> np.ndarray:
+        """``[P, K]`` depth-image z of the own limb of each joint in ``wanted`` (NaN: none, or not
+        wanted: a window with one surface has no choice to weigh): the surface in the
+        body's band with the most samples at ``skeleton.LIMB_FRACTIONS`` along the 2D bone from
+        its parent (2x2 patches of a third of the joint's window). Unregistered depth is read
+        where the points would lie at the body's depth."""
+        c, g = self.config, self.geometry
         prior = np.full(ok.shape, np.nan)
-        person, joint, points = limb_samples(layout, xy, ok)
+        person, joint, parent = bone_pairs(layout, ok)
+        keep = wanted[person, joint]
+        person, joint, parent = person[keep], joint[keep], parent[keep]
         if len(person) == 0:
             return prior
-        f = points.shape[1]
-        flat = points.reshape(-1, 2)
-        clusters, to_depth, to_colour = self._clusters(
-            depth, flat, self.rays(flat), np.repeat(np.maximum(radius[person, joint] / 2,
-                                                               c.min_window_px), f))
-        band = np.repeat(body[person], f)
-        limb = to_colour(select_depths(clusters, c.window, to_depth(band - c.max_front_m),
-                                       to_depth(band + c.max_behind_m))).reshape(-1, f)
-        prior[person, joint] = _median(limb)
+        ends = xy[person[:, None], np.stack([parent, joint], axis=1)]  # [B, 2 (parent, joint), 2]
+        z_body = body[person]
+        near, far = z_body - c.max_front_m, z_body + c.max_behind_m
+        if not g.registered:
+            points = g.depth.project(z_body[:, None, None] * rays[person[:, None],
+                                                                  np.stack([parent, joint], 1)])
+            scale = g.depth.K[0, 0] / g.color.K[0, 0]
+            ray = rays[person, joint]
+            near, far = (g.depth.to_camera(v[:, None] * ray)[:, 2] for v in (near, far))
+        else:
+            points, scale = ends, 1.0
+        clusters = segment_clusters(depth, points[:, 0], points[:, 1], LIMB_FRACTIONS,
+                                    np.maximum(radius[person, joint] / 3, 1.0) * scale, c.window)
+        prior[person, joint] = select_depths(clusters, c.window, near, far)
         return prior
 
     def _centre(self, clusters, to_depth, z: np.ndarray, xy: np.ndarray, ok: np.ndarray,
@@ -321,20 +334,28 @@ class RgbdEstimator:
             reach[:, joints] = np.where(placed, 0.0, reach[:, parents]) + length
             a = anchor[:, joints]
             za = z[people, a]
-            side = np.linalg.norm((rays[:, joints] - rays[people, a])[..., :2], axis=-1) * za
-            limit = (reach[:, joints] + c.bone_tolerance_m
-                     + c.window.noise_per_m2 * np.nan_to_num(za) ** 2)
-            along = np.sqrt(np.maximum(limit ** 2 - np.nan_to_num(side) ** 2, 0.0))
+            gap = rays[:, joints] - rays[people, a]
+            side = np.hypot(gap[..., 0], gap[..., 1]) * za
+            limit = reach[:, joints] + c.bone_tolerance_m + c.window.noise_per_m2 * za ** 2
+            with np.errstate(invalid="ignore"):  # NaN where the anchor is unplaced: skipped
+                along = np.sqrt(np.maximum(limit ** 2 - side ** 2, 0.0))
             p, k = np.nonzero(np.isfinite(za) & ok[:, joints])
-            if len(p) == 0:
-                continue
+            farthest[p, joints[k]] = np.maximum(farthest[p, joints[k]], (za + along)[p, k])
             w = index[p, joints[k]]
-            lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
             hi = to_depth((za + along)[p, k], w)
+            # the band's choice stands when it is in reach and the reach adds no cluster behind
+            # the band; only the others are chosen again
+            with np.errstate(invalid="ignore"):
+                again = ~(np.abs(z[p, joints[k]] - za[p, k]) <= along[p, k]) | (
+                    clusters.supported[w] & (clusters.mean[w] > far[w, None])
+                    & (clusters.mean[w] <= hi[:, None])).any(axis=1)
+            if not again.any():
+                continue
+            p, k, w, hi = p[again], k[again], w[again], hi[again]
+            lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
             z[p, joints[k]] = to_colour(select_depths(
                 clusters.take(w), c.window, lo, hi, None if prior is None else prior[w],
                 None if sigma is None else sigma[w]), w)
-            farthest[p, joints[k]] = np.maximum(farthest[p, joints[k]], (za + along)[p, k])
         return z, farthest
 
     def _group(self, depth: DepthImage, kp: np.ndarray, fraction: float

@@ -2,17 +2,19 @@
 
 ``LIMB_RADIUS_M`` moves a joint from the surface the depth camera sees to the joint's centre;
 ``BONES`` bounds how far a joint can lie from its parent (``bone_steps``) and says along which
-2D segment a joint's own limb is seen (``limb_samples``).
+2D segment a joint's own limb is seen (``bone_pairs``, ``LIMB_FRACTIONS``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from openpose_ros.layouts import Layout
 
 __all__ = ["LIMB_RADIUS_M", "HAND_RADIUS_M", "BONES", "LIMB_FRACTIONS", "radii", "bone_steps",
-           "limb_samples"]
+           "bone_pairs"]
 
 #: Depth from the visible surface to the joint centre, metres, by joint name (cameras.md: 3-4 cm
 #: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso). Face landmarks and joints not named here lie on the surface (0).
@@ -49,9 +51,10 @@ def radii(layout: Layout) -> np.ndarray:
     return np.array([LIMB_RADIUS_M.get(n, 0.0) for n in layout.part_names])
 
 
+@functools.lru_cache(maxsize=None)
 def bone_steps(layout: Layout) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``BONES`` of ``layout`` in steps out from the torso: per step ``(joints, parents, lengths m)``,
-    every parent in an earlier step (or a torso joint)."""
+    every parent in an earlier step (or a torso joint). Cached: the arrays are shared, read only."""
     level: dict[str, int] = {}
     steps: dict[int, list] = {}
     for child, parent, length in BONES:
@@ -63,17 +66,13 @@ def bone_steps(layout: Layout) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]
             for k in sorted(steps)]
 
 
-def limb_samples(layout: Layout, xy: np.ndarray, ok: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(person [B], joint [B], points [B, F, 2])``: for every bone whose two keypoints are
-    usable (``xy [P, K, 2]`` pixels, ``ok [P, K]``), the points at ``LIMB_FRACTIONS`` along the
-    2D segment from the parent's keypoint to the joint's."""
+def bone_pairs(layout: Layout, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(person [B], joint [B], parent [B])`` of every bone of ``layout`` whose two keypoints are
+    usable (``ok [P, K]``)."""
     pairs = [(layout.index(c), layout.index(p)) for c, p, _ in BONES
              if layout.has(c) and layout.has(p)]
     if not pairs:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros((0, len(LIMB_FRACTIONS), 2))
+        return (np.zeros(0, np.intp),) * 3
     child, parent = (np.array(v, np.intp) for v in zip(*pairs))
     person, bone = np.nonzero(ok[:, child] & ok[:, parent])
-    a, b = xy[person, parent[bone]], xy[person, child[bone]]
-    points = a[:, None] + LIMB_FRACTIONS[None, :, None] * (b - a)[:, None]
-    return person, child[bone], points
+    return person, child[bone], parent[bone]

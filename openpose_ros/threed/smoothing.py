@@ -52,27 +52,31 @@ class OneEuroSmoother:
             self._state.pop(int(t), None)
 
     def apply(self, people: People3D, stamp_s: float) -> People3D:
-        """``people`` with smoothed joint positions (time ``stamp_s``, seconds)."""
+        """``people`` with smoothed joint positions (time ``stamp_s``, seconds); all tracked
+        people at once."""
         c = self.config
         body = people.body.astype(np.float64).copy()
-        for p, tid in enumerate(people.track_ids):
-            if tid < 0:
-                continue
-            x = body[p]
-            seen = np.isfinite(x).all(-1)
-            J = len(x)
-            t_prev, x_prev, dx_prev = self._state.get(
-                int(tid), (np.full(J, -np.inf), np.zeros((J, 3)), np.zeros((J, 3))))
-            dt = (stamp_s - t_prev)[:, None]  # per joint: joints can miss sets independently
-            smooth = seen & (dt[:, 0] > 0) & (dt[:, 0] <= c.max_gap_s)
-            dt = np.where(smooth[:, None], dt, 1.0)
-            a_d = _alpha(c.d_cutoff_hz, dt)
-            dx_hat = a_d * (x - x_prev) / dt + (1 - a_d) * dx_prev
-            a = _alpha(c.min_cutoff_hz + c.beta * np.linalg.norm(dx_hat, axis=-1, keepdims=True), dt)
-            body[p] = np.where(smooth[:, None], a * x + (1 - a) * x_prev, x)
-            self._state[int(tid)] = (
-                np.where(seen, stamp_s, t_prev),
-                np.where(seen[:, None], body[p], x_prev),
-                np.where(smooth[:, None], dx_hat, np.where(seen[:, None], 0.0, dx_prev)),
-            )
+        rows = np.flatnonzero(np.asarray(people.track_ids) >= 0)
+        if len(rows) == 0:
+            return replace(people, body=body)
+        ids = [int(t) for t in np.asarray(people.track_ids)[rows]]
+        J = body.shape[1]
+        fresh = (np.full(J, -np.inf), np.zeros((J, 3)), np.zeros((J, 3)))
+        t_prev, x_prev, dx_prev = (np.stack(v) for v in zip(*(self._state.get(t, fresh)
+                                                              for t in ids)))
+        x = body[rows]  # [T, J, 3]
+        seen = np.isfinite(x).all(-1)
+        dt = stamp_s - t_prev  # per joint: joints can miss sets independently
+        smooth = seen & (dt > 0) & (dt <= c.max_gap_s)
+        dt = np.where(smooth, dt, 1.0)[..., None]
+        a_d = _alpha(c.d_cutoff_hz, dt)
+        dx_hat = a_d * (x - x_prev) / dt + (1 - a_d) * dx_prev
+        a = _alpha(c.min_cutoff_hz + c.beta * np.linalg.norm(dx_hat, axis=-1, keepdims=True), dt)
+        out = np.where(smooth[..., None], a * x + (1 - a) * x_prev, x)
+        body[rows] = out
+        t_new = np.where(seen, stamp_s, t_prev)
+        x_new = np.where(seen[..., None], out, x_prev)
+        dx_new = np.where(smooth[..., None], dx_hat, np.where(seen[..., None], 0.0, dx_prev))
+        for k, t in enumerate(ids):
+            self._state[t] = (t_new[k], x_new[k], dx_new[k])
         return replace(people, body=body)
