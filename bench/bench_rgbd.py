@@ -37,7 +37,7 @@ from openpose_ros.rgbd import DepthGeometry, RgbdConfig, RgbdEstimator, RgbdIden
 from openpose_ros.threed.smoothing import OneEuroConfig  # noqa: E402
 
 SHARED = Path(os.environ.get("OPENPOSE_ROS_SHARED", REPO.parent / "shared")) / "data"
-FRAMES = int(os.environ.get("BENCH_RGBD_FRAMES", 40))
+FRAMES = int(os.environ.get("BENCH_RGBD_FRAMES", 160))
 
 
 def accuracy(poses) -> None:

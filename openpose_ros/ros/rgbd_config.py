@@ -52,10 +52,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        bounds=(0.0, 1.0)),
     _T("max_window_px", 40.0, "largest depth window half-size, px", bounds=(1.0, 1000.0)),
     _T("max_behind", 0.3, "joints farther than this behind their body's median depth are "
-       "dropped (the wall behind a silhouette), m", bounds=(0.01, 100.0)),
+       "dropped (the wall behind a silhouette) unless their bones reach there from a placed "
+       "parent (with bone_check), m", bounds=(0.01, 100.0)),
     _T("max_front", 0.8, "joints nearer than this in front of their body's median depth are "
        "dropped (an occluder), m", bounds=(0.01, 100.0)),
     _T("limb_offset", True, "move each joint behind the visible surface by its limb radius"),
+    _T("bone_check", True, "keep each joint within its bones' reach of its nearest placed "
+       "parent joint (out from the torso)"),
+    _T("limb_prior", True, "prefer, in a joint's window, the depth of its own limb read along "
+       "the 2D bone from its parent (a keypoint just off its limb sees the background)"),
+    _T("centre_on_surface", True, "move each keypoint to the centre of its chosen surface in "
+       "the window (onto its limb when it fell just off it)"),
     _T("min_joints", 1, "fewest 3D body joints for a person to be published", bounds=(1, 1000)),
     # -- identity over time
     _T("track_3d", True, "number people by 3D tracking when the 2D people carry no track ids"),
@@ -129,7 +136,8 @@ def build_config(values: dict) -> RgbdNodeConfig:
         min_score=v["min_score"], window_fraction=v["window_fraction"],
         max_window_px=v["max_window_px"], max_behind_m=v["max_behind"],
         max_front_m=v["max_front"], limb_offset=v["limb_offset"], min_joints=v["min_joints"],
-        method=v["method"], window=WindowConfig())
+        method=v["method"], bone_check=v["bone_check"], limb_prior=v["limb_prior"],
+        centre_on_surface=v["centre_on_surface"], window=WindowConfig())
     smoothing = OneEuroConfig(min_cutoff_hz=v["smoothing_min_cutoff"], beta=v["smoothing_beta"],
                               d_cutoff_hz=v["smoothing_d_cutoff"]) if v["smoothing"] else None
     return RgbdNodeConfig(
