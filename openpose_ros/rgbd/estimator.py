@@ -156,13 +156,40 @@ def _extent_px(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.where(ok.any(axis=1)[:, None], hi - lo, 0.0).max(axis=-1)
 
 
-def _median(z: np.ndarray) -> np.ndarray:
-    """``[P]`` median over axis 1 ignoring NaN (NaN for an all-NaN row), without warnings."""
+def _quantile(z: np.ndarray, q: float) -> np.ndarray:
+    """``[P]`` ``q``-quantile over axis 1 ignoring NaN (NaN for an all-NaN row), without
+    warnings; between the two middle values for the median."""
     s = np.sort(z, axis=1)
     n = np.isfinite(s).sum(axis=1)
-    lo = np.take_along_axis(s, np.maximum((n - 1) // 2, 0)[:, None], 1)[:, 0]
-    hi = np.take_along_axis(s, np.maximum(n // 2, 0)[:, None], 1)[:, 0]
+    at = q * np.maximum(n - 1, 0)
+    lo = np.take_along_axis(s, np.floor(at).astype(np.intp)[:, None], 1)[:, 0]
+    hi = np.take_along_axis(s, np.ceil(at).astype(np.intp)[:, None], 1)[:, 0]
     return np.where(n > 0, (lo + hi) / 2.0, np.nan)
+
+
+def _median(z: np.ndarray) -> np.ndarray:
+    """``[P]`` median over axis 1 ignoring NaN (NaN for an all-NaN row), without warnings."""
+    return _quantile(z, 0.5)
+
+
+def _body_depth(z: np.ndarray, xy: np.ndarray, ok: np.ndarray, same_m: float) -> np.ndarray:
+    """``[P]`` each person's depth: the median of its joints' foregrounds ``z [P, K]``, leaving
+    out the joints that see another person - inside that person's 2D box (of its keypoints ``xy
+    [P, K, 2]``, ``ok``, grown by a tenth) and within its depths (its joints' quartiles, widened by ``same_m``) - when at least
+    3 joints remain: the keypoints of someone behind a nearer person mostly see the nearer one."""
+    body = _median(z)
+    if len(z) < 2:
+        return body
+    lo = np.where(ok[..., None], xy, np.inf).min(axis=1)  # [P, 2] boxes
+    hi = np.where(ok[..., None], xy, -np.inf).max(axis=1)
+    lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)  # the body reaches past its joints
+    inside = ((xy[:, None] >= lo[None, :, None]) & (xy[:, None] <= hi[None, :, None])).all(-1)
+    near, far = _quantile(z, 0.25) - same_m, _quantile(z, 0.75) + same_m
+    with np.errstate(invalid="ignore"):
+        at_other = inside & (z[:, None] >= near[None, :, None]) & (z[:, None] <= far[None, :, None])
+    at_other[np.arange(len(z)), np.arange(len(z))] = False
+    own = np.where(at_other.any(axis=1), np.nan, z)
+    return np.where(np.isfinite(own).sum(axis=1) >= 3, _median(own), body)
 
 
 class RgbdEstimator:
@@ -246,7 +273,8 @@ class RgbdEstimator:
             return z, ok, np.full(len(z), np.nan), rays, z
         clusters, to_depth, to_colour = self._clusters(depth, xy[ok], rays[ok], radius[ok])
         z[ok] = to_colour(select_depths(clusters, c.window, centred=False))  # the foregrounds
-        body, seen = _median(z), np.isfinite(z)
+        seen = np.isfinite(z)
+        body = _body_depth(z, xy, ok, self.config.max_behind_m)
         band = np.broadcast_to(body[:, None], z.shape)[ok]
         near, far = to_depth(band - c.max_front_m), to_depth(band + c.max_behind_m)
         prior = sigma = None
@@ -342,17 +370,23 @@ class RgbdEstimator:
             p, k = np.nonzero(np.isfinite(za) & ok[:, joints])
             farthest[p, joints[k]] = np.maximum(farthest[p, joints[k]], (za + along)[p, k])
             w = index[p, joints[k]]
+            lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
             hi = to_depth((za + along)[p, k], w)
-            # the band's choice stands when it is in reach and the reach adds no cluster behind
-            # the band; only the others are chosen again
+            if prior is not None:  # within half the bone of its limb's outer half
+                bound = 0.5 * length[k] + c.bone_tolerance_m
+                with np.errstate(invalid="ignore"):
+                    lo = np.where(np.isfinite(prior[w]), np.maximum(lo, prior[w] - bound), lo)
+                    hi = np.where(np.isfinite(prior[w]), np.minimum(hi, prior[w] + bound), hi)
+            # the band's choice stands when it is within these limits and they add no cluster
+            # behind the band; only the others are chosen again
+            zd = to_depth(z[p, joints[k]], w)
             with np.errstate(invalid="ignore"):
-                again = ~(np.abs(z[p, joints[k]] - za[p, k]) <= along[p, k]) | (
+                again = ~((zd >= lo) & (zd <= hi)) | (
                     clusters.supported[w] & (clusters.mean[w] > far[w, None])
                     & (clusters.mean[w] <= hi[:, None])).any(axis=1)
             if not again.any():
                 continue
-            p, k, w, hi = p[again], k[again], w[again], hi[again]
-            lo = np.maximum(near[w], to_depth((za - along)[p, k], w))
+            p, k, w, lo, hi = p[again], k[again], w[again], lo[again], hi[again]
             z[p, joints[k]] = to_colour(select_depths(
                 clusters.take(w), c.window, lo, hi, None if prior is None else prior[w],
                 None if sigma is None else sigma[w]), w)
