@@ -61,6 +61,8 @@ def test_a_leg_stepping_back_lies_behind_the_bodys_band_as_far_as_its_bone_reach
     depth, kp = _flat_body()
     hip, knee = BODY_25.index("RHip"), BODY_25.index("RKnee")
     kp[0, hip, :2], kp[0, knee, :2] = (150.0, 150.0), (150.0, 180.0)
+    rows = np.arange(150, 180)  # the thigh, going back from the hip to the knee
+    depth[150:180, 140:161] = (3.0 + (knee_m - 3.0) * (rows - 150) / 30.0)[:, None]
     depth[170:191, 140:161] = knee_m  # all the knee's window sees
     est = _estimate(depth, kp)
     got = est.people.body[0, knee]

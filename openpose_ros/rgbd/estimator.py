@@ -279,8 +279,10 @@ class RgbdEstimator:
         near, far = to_depth(band - c.max_front_m), to_depth(band + c.max_behind_m)
         prior = sigma = None
         if c.limb_prior:
+            # a choice to weigh: several surfaces, or one behind the body (the floor past a toe)
+            behind = z - body[:, None] > c.window.band_m + c.window.noise_per_m2 * z ** 2
             wanted = np.zeros(ok.shape, bool)
-            wanted[ok] = several_surfaces(clusters, near)
+            wanted[ok] = several_surfaces(clusters, near) | behind[ok]
             prior = self._limb_depths(depth, layout, xy, rays, ok, radius, body, wanted)[ok]
             sigma = c.limb_prior_sigma * (c.window.band_m + c.window.noise_per_m2 * prior ** 2)
         z[ok] = to_colour(select_depths(clusters, c.window, near, far, prior, sigma))
