@@ -358,6 +358,9 @@ class RgbdEstimator:
         anchor = np.broadcast_to(np.arange(z.shape[1]), z.shape).copy()  # nearest placed ancestor
         reach = np.zeros(z.shape)  # and the bones' length to it
         people = np.arange(len(z))[:, None]
+        with np.errstate(invalid="ignore"):  # each window's nearest cluster behind the band
+            behind_band = np.where(clusters.supported & (clusters.mean > far[:, None]),
+                                   clusters.mean, np.inf).min(axis=1)
         for joints, parents, length in bone_steps(layout):
             placed = np.isfinite(z[:, parents])
             anchor[:, joints] = np.where(placed, parents, anchor[:, parents])
@@ -383,9 +386,7 @@ class RgbdEstimator:
             # behind the band; only the others are chosen again
             zd = to_depth(z[p, joints[k]], w)
             with np.errstate(invalid="ignore"):
-                again = ~((zd >= lo) & (zd <= hi)) | (
-                    clusters.supported[w] & (clusters.mean[w] > far[w, None])
-                    & (clusters.mean[w] <= hi[:, None])).any(axis=1)
+                again = ~((zd >= lo) & (zd <= hi)) | (behind_band[w] <= hi)
             if not again.any():
                 continue
             p, k, w, lo, hi = p[again], k[again], w[again], lo[again], hi[again]
