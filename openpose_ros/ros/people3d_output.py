@@ -30,9 +30,11 @@ from openpose_ros.ros.param_table import ParamSpec
 from openpose_ros.ros.qos_watch import result_qos
 from openpose_ros.ros.tf_publish import TfPublisher, make_transform, quaternion_from_matrix
 from openpose_ros.threed.result import People3D
+from openpose_ros.threed.smoothing import OneEuroConfig
 
-__all__ = ["OUTPUT_PARAMETERS", "People3DOutputConfig", "People3DPublisher", "ROOT_JOINTS",
-           "ORIENTATIONS", "body_transforms", "hand_transforms", "output_config"]
+__all__ = ["OUTPUT_PARAMETERS", "SMOOTHING_PARAMETERS", "People3DOutputConfig",
+           "People3DPublisher", "ROOT_JOINTS", "ORIENTATIONS", "body_transforms", "hand_transforms",
+           "output_config", "smoothing_config"]
 
 #: Where a person's ``body_<id>`` frame sits: the first of these joints that was reconstructed.
 ROOT_JOINTS = ("MidHip", "Neck")
@@ -77,6 +79,24 @@ OUTPUT_PARAMETERS: tuple[ParamSpec, ...] = (
 def output_config(values: dict) -> People3DOutputConfig:
     """The output config from a node's declared parameter values (``OUTPUT_PARAMETERS``)."""
     return People3DOutputConfig(**{f.name: values[f.name] for f in fields(People3DOutputConfig)})
+
+
+#: One-Euro smoothing of tracked 3D people, the same in every 3D node.
+SMOOTHING_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("smoothing", False, "One-Euro smoothing of tracked joints"),
+    ParamSpec("smoothing_min_cutoff", 1.0, "One-Euro cut-off at rest, Hz", bounds=(0.001, 1000.0)),
+    ParamSpec("smoothing_beta", 0.7, "One-Euro speed coefficient, s/m", bounds=(0.0, 1000.0)),
+    ParamSpec("smoothing_d_cutoff", 1.0, "One-Euro cut-off of the speed estimate, Hz",
+              bounds=(0.001, 1000.0)),
+)
+
+
+def smoothing_config(values: dict) -> OneEuroConfig | None:
+    """The One-Euro settings from declared values (``SMOOTHING_PARAMETERS``); None when off."""
+    if not values["smoothing"]:
+        return None
+    return OneEuroConfig(min_cutoff_hz=values["smoothing_min_cutoff"],
+                         beta=values["smoothing_beta"], d_cutoff_hz=values["smoothing_d_cutoff"])
 
 
 def body_transforms(people: People3D, header: Header, *, tf_prefix: str = "",

@@ -12,7 +12,9 @@ import numpy as np
 
 from openpose_ros.rgbd.depth_window import WindowConfig
 from openpose_ros.rgbd.estimator import METHODS, RgbdConfig
-from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
+from openpose_ros.ros.people3d_output import (OUTPUT_PARAMETERS, SMOOTHING_PARAMETERS,
+                                              People3DOutputConfig, output_config,
+                                              smoothing_config)
 from openpose_ros.ros.param_table import RELIABILITIES, ParamSpec
 from openpose_ros.threed.smoothing import OneEuroConfig
 from openpose_ros.threed.tracking import TrackingConfig
@@ -68,11 +70,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("track_3d", True, "number people by 3D tracking when the 2D people carry no track ids"),
     _T("track_max_distance", 0.5, "farthest 3D match between frames, m", bounds=(0.01, 100.0)),
     _T("track_max_age", 1.0, "seconds an unseen person keeps its id", bounds=(0.0, 3600.0)),
-    _T("smoothing", False, "One-Euro smoothing of tracked joints"),
-    _T("smoothing_min_cutoff", 1.0, "One-Euro cut-off at rest, Hz", bounds=(0.001, 1000.0)),
-    _T("smoothing_beta", 0.7, "One-Euro speed coefficient, s/m", bounds=(0.0, 1000.0)),
-    _T("smoothing_d_cutoff", 1.0, "One-Euro cut-off of the speed estimate, Hz",
-       bounds=(0.001, 1000.0)),
+    *SMOOTHING_PARAMETERS,
     # -- outputs
     *OUTPUT_PARAMETERS,
     _T("warn_period", 5.0, "seconds between repeats of the same warning", bounds=(0.0, 3600.0)),
@@ -138,8 +136,7 @@ def build_config(values: dict) -> RgbdNodeConfig:
         max_front_m=v["max_front"], limb_offset=v["limb_offset"], min_joints=v["min_joints"],
         method=v["method"], bone_check=v["bone_check"], limb_prior=v["limb_prior"],
         centre_on_surface=v["centre_on_surface"], window=WindowConfig())
-    smoothing = OneEuroConfig(min_cutoff_hz=v["smoothing_min_cutoff"], beta=v["smoothing_beta"],
-                              d_cutoff_hz=v["smoothing_d_cutoff"]) if v["smoothing"] else None
+    smoothing = smoothing_config(v)
     return RgbdNodeConfig(
         poses_topic=v["poses_topic"], depth_topic=v["depth_topic"], depth_compressed=compressed,
         camera_info_topic=v["camera_info_topic"], registered=v["registered"],

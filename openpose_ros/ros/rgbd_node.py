@@ -186,12 +186,17 @@ class RgbdNode(Node):
         dropped = st.stale + st.stragglers + st.overflow
         if dropped > self._sync_dropped:
             other = self._last_stamp[DEPTH if stream == POSES else POSES]
-            gap = "nothing from the other topic yet" if other is None else \
-                f"latest {('depth' if stream == POSES else 'poses')} stamp differs by " \
-                f"{(stamp_ns - other) / 1e9:+.3f} s"
+            if other is not None and abs(stamp_ns - other) <= self.config.slop_s * 1e9:
+                why = ("the streams are in step now: their partners were lost or skipped "
+                       "(a dropped frame, or a frame the pose node did not process)")
+            else:
+                gap = "nothing from the other topic yet" if other is None else \
+                    f"latest {('depth' if stream == POSES else 'poses')} stamp differs by " \
+                    f"{(stamp_ns - other) / 1e9:+.3f} s"
+                why = f"{gap}; check the clocks, slop and queue_size"
             self._drop("unpaired", f"{self.config.poses_topic} + {self.config.depth_topic}: "
-                       f"messages without a partner within slop {self.config.slop_s} s ({gap}); "
-                       "check the clocks, slop and queue_size", dropped - self._sync_dropped)
+                       f"messages without a partner within slop {self.config.slop_s} s ({why})",
+                       dropped - self._sync_dropped)
             self._sync_dropped = dropped
         for synced in sets:
             self._process(synced)

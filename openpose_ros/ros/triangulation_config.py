@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openpose_ros.layouts import BODY_LAYOUTS, Layout
-from openpose_ros.ros.people3d_output import OUTPUT_PARAMETERS, People3DOutputConfig, output_config
+from openpose_ros.ros.people3d_output import (OUTPUT_PARAMETERS, SMOOTHING_PARAMETERS,
+                                              People3DOutputConfig, output_config,
+                                              smoothing_config)
 from openpose_ros.ros.param_table import ParamSpec
 from openpose_ros.threed.associate import AssociationConfig
 from openpose_ros.threed.reconstruct import ReconstructionConfig
@@ -64,11 +66,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _T("track_max_distance", 0.5, "farthest match between sets, m (mean joint distance)",
        bounds=(0.01, 100.0)),
     _T("track_max_age", 1.0, "seconds an unseen person keeps its id", bounds=(0.0, 3600.0)),
-    _T("smoothing", False, "One-Euro smoothing of tracked joints"),
-    _T("smoothing_min_cutoff", 1.0, "One-Euro cut-off at rest, Hz", bounds=(0.001, 1000.0)),
-    _T("smoothing_beta", 0.7, "One-Euro speed coefficient, s/m", bounds=(0.0, 1000.0)),
-    _T("smoothing_d_cutoff", 1.0, "One-Euro cut-off of the speed estimate, Hz",
-       bounds=(0.001, 1000.0)),
+    *SMOOTHING_PARAMETERS,
     # -- outputs
     *OUTPUT_PARAMETERS,
     _T("publish_camera_tf", True, "each camera's frame in the world frame on /tf_static"),
@@ -119,8 +117,7 @@ def build_config(values: dict) -> TriangulationNodeConfig:
             refine_min_error_px=v["refine_min_error_px"], huber_delta_px=v["huber_delta_px"],
             refine_solver=v["refine_solver"]),
         min_joints=v["min_joints"], min_seen_fraction=v["min_seen_fraction"], layout=layout)
-    smoothing = OneEuroConfig(min_cutoff_hz=v["smoothing_min_cutoff"], beta=v["smoothing_beta"],
-                              d_cutoff_hz=v["smoothing_d_cutoff"]) if v["smoothing"] else None
+    smoothing = smoothing_config(v)
     return TriangulationNodeConfig(
         calibration_file=v["calibration_file"], world_frame=v["world_frame"],
         pose_topic_pattern=v["pose_topic_pattern"],
