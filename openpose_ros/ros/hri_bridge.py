@@ -45,6 +45,7 @@ from openpose_ros.hri.skeleton import face_landmarks, regions_of_interest, skele
 from openpose_ros.layouts import BODY_LAYOUTS
 from openpose_ros.msg import Pose2DArray, Pose3DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
+from openpose_ros.ros.drop_log import DropLog
 from openpose_ros.ros.diagnostics import diagnostic_array
 from openpose_ros.ros.hri_config import PARAMETERS, build_config
 from openpose_ros.ros.hri_messages import Rep155Messages, ids_msg, roi_msg
@@ -81,11 +82,10 @@ class HriBridge(Node):
     def __init__(self, node_name: str = "hri_bridge", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.config = c = build_config(declare_all(self, PARAMETERS))
-        self.drops: Counter[str] = Counter()
-        self.problems: dict[str, str] = {}  # drop reason -> last message, for tests and logs
+        self._drops = DropLog(self.get_logger(), c.warn_period)
+        self.drops, self.problems = self._drops.drops, self._drops.problems
         self.untracked_people = 0
         self.published_frames = 0
-        self._warned: dict[tuple[str, str], float] = {}
         self._window_drops: Counter[str] = Counter()
         qos = result_qos()
         self._qos = qos
@@ -132,17 +132,13 @@ class HriBridge(Node):
 
     def _drop(self, reason: str, topic: str, text: str, count: int = 1) -> None:
         """Count a drop and warn, at most once per ``warn_period`` for each reason and input."""
-        self.drops[reason] += count
         self._window_drops[reason] += count
+        self._drops.drop(reason, f"{topic}: {text}", source=topic, count=count)
         self.problems[reason] = text
-        self._warn(reason, topic, text)
 
     def _warn(self, key: str, topic: str, text: str) -> None:
         """Log ``text`` unless the same ``key`` was logged for ``topic`` within ``warn_period``."""
-        now = time.monotonic()
-        if now - self._warned.get((key, topic), -np.inf) >= self.config.warn_period:
-            self._warned[(key, topic)] = now
-            self.get_logger().warning(f"{topic}: {text}")
+        self._drops.warn(key, topic, f"{topic}: {text}")
 
     def _people(self, topic: str, msg: Pose2DArray):
         """``People`` of ``msg``, or None (counted) when it cannot be read."""

@@ -22,9 +22,6 @@ no depth is left out (``person_no_depth``) and the others are still published.
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-
 import numpy as np
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
@@ -39,6 +36,7 @@ from openpose_ros.rgbd.camera_info import camera_from_info
 from openpose_ros.rgbd.estimator import DepthGeometry, RgbdEstimator, RgbdInputError
 from openpose_ros.rgbd.identity import RgbdIdentity
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
+from openpose_ros.ros.drop_log import DropLog
 from openpose_ros.ros.people3d_output import People3DPublisher
 from openpose_ros.ros.param_table import declare_all
 from openpose_ros.ros.qos_watch import image_qos, incompatible_qos_callbacks, result_qos
@@ -73,10 +71,9 @@ class RgbdNode(Node):
     def __init__(self, node_name: str = "rgbd_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
         self.config = c = build_config(declare_all(self, PARAMETERS))
-        self.drops: Counter[str] = Counter()
-        self.problems: dict[str, str] = {}  # drop reason -> last message, for tests and logs
+        self._drops = DropLog(self.get_logger(), c.warn_period)
+        self.drops, self.problems = self._drops.drops, self._drops.problems
         self.published = 0
-        self._warned: dict[tuple[str, str], float] = {}
         self.sync = StampSynchronizer(SyncConfig(2, slop_s=c.slop_s, queue_size=c.queue_size))
         self._sync_dropped = self._duplicates = 0
         self._last_stamp = {POSES: None, DEPTH: None}
@@ -110,13 +107,7 @@ class RgbdNode(Node):
 
     def _drop(self, reason: str, text: str, count: int = 1) -> None:
         """Count a drop and warn, at most once per ``warn_period`` for each reason and source."""
-        self.drops[reason] += count
-        self.problems[reason] = text
-        key = (reason, text.split(":", 1)[0])
-        now = time.monotonic()
-        if now - self._warned.get(key, -np.inf) >= self.config.warn_period:
-            self._warned[key] = now
-            self.get_logger().warning(text)
+        self._drops.drop(reason, text, count=count)
 
     def _on_info(self, msg: CameraInfo, *, depth: bool) -> None:
         c = self.config

@@ -25,9 +25,6 @@ Hands and faces in the 2D input are triangulated with their body's views (``Pers
 
 from __future__ import annotations
 
-import time
-from collections import Counter
-
 import numpy as np
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
@@ -37,6 +34,7 @@ from std_msgs.msg import Header
 
 from openpose_ros.msg import Pose2DArray
 from openpose_ros.ros.convert import MessageFormatError, msg_to_people
+from openpose_ros.ros.drop_log import DropLog
 from openpose_ros.ros.people3d_output import ROOT_JOINTS, People3DPublisher
 from openpose_ros.ros.param_table import declare_all
 from openpose_ros.ros.qos_watch import result_qos
@@ -76,10 +74,9 @@ class TriangulationNode(Node):
         self.entries: tuple[CameraEntry, ...] = calibration.entries
         self.intrinsics: dict[str, Intrinsics] = {
             e.name: e.intrinsics for e in self.entries if e.intrinsics is not None}
-        self.drops: Counter[str] = Counter()
-        self.problems: dict[str, str] = {}  # drop reason -> last message, for tests and logs
+        self._drops = DropLog(self.get_logger(), config.warn_period)
+        self.drops, self.problems = self._drops.drops, self._drops.problems
         self.published_sets = 0
-        self._warned: dict[tuple[str, str], float] = {}
         self.sync = StampSynchronizer(SyncConfig(
             len(self.entries), slop_s=config.slop_s, queue_size=config.queue_size,
             min_views=min(config.min_views, len(self.entries)),
@@ -130,13 +127,7 @@ class TriangulationNode(Node):
 
     def _drop(self, reason: str, text: str) -> None:
         """Count a drop and warn, at most once per ``warn_period`` for each reason and source."""
-        self.drops[reason] += 1
-        self.problems[reason] = text
-        key = (reason, text.split(":", 1)[0])
-        now = time.monotonic()
-        if now - self._warned.get(key, -np.inf) >= self.config.warn_period:
-            self._warned[key] = now
-            self.get_logger().warning(text)
+        self._drops.drop(reason, text)
 
     def _on_camera_info(self, index: int, msg: CameraInfo) -> None:
         entry = self.entries[index]
