@@ -7,7 +7,14 @@ from torch import nn
 
 from openpose_ros.layouts import Layout
 
-__all__ = ["PoseNetwork"]
+__all__ = ["PoseNetwork", "check_input"]
+
+
+def check_input(x: torch.Tensor, model_name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` is a ``[N, 3, H, W]`` (BGR) batch for ``model_name``."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(
+            f"{model_name} expects a [N, 3, H, W] BGR tensor, got shape {tuple(x.shape)}")
 
 
 class PoseNetwork(nn.Module):
@@ -42,10 +49,7 @@ class PoseNetwork(nn.Module):
         return self.layout.num_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"{self.model_name} expects a [N, 3, H, W] BGR tensor, got shape {tuple(x.shape)}"
-            )
+        check_input(x, self.model_name)
         weight = next(self.parameters())
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         with torch.inference_mode():

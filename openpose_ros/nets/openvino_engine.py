@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from openpose_ros.nets.base import PoseNetwork
+from openpose_ros.nets.base import PoseNetwork, check_input
 
 __all__ = ["OpenVinoNetwork", "compile_network", "convert_network", "ir_cache_path",
            "weights_key"]
@@ -141,10 +141,7 @@ class OpenVinoNetwork(nn.Module):
         return self.layout.num_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"{self.model_name} expects a [N, 3, H, W] BGR tensor, got shape {tuple(x.shape)}"
-            )
+        check_input(x, self.model_name)
         array = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         self._request.infer([array], share_inputs=True)
         maps = [torch.from_numpy(self._request.get_output_tensor(i).data) for i in self._outputs]
