@@ -210,9 +210,9 @@ def keypoints_2d(camera: Camera, people: np.ndarray, label: np.ndarray, rng: np.
 
     Each keypoint is the projection plus ``noise_px`` Gaussian noise. A keypoint whose person's
     silhouette edge (in ``label``) lies within ``reach_px`` of it (default: two standard
-    deviations of the noise, at least 1 px: an edge the detector's error can cross) falls just outside with
-    probability ``outside``: 1-3 px past the nearest edge. Also returns bool ``[P, J]``: the
-    keypoints so moved.
+    deviations of the noise, at least 1 px: an edge the detector's error can cross) falls just
+    outside with probability ``outside``: 1-3 px past the nearest edge. Also returns bool
+    ``[P, J]``: the keypoints so moved.
     """
     h, w = label.shape
     reach_px = max(2.0 * noise_px if reach_px is None else reach_px, 1.0)

@@ -18,8 +18,8 @@ image):
    within half a band of it (the cluster's start is biased towards the camera by noise).
 
 ``select_depths`` makes the choice: this foreground, or, given depth limits (the caller's body
-band, a bone's reach), the cluster inside them with the most weight near the keypoint. All arrays are vectorised
-over keypoints: no Python loop per joint.
+band, a bone's reach), the cluster inside them with the most weight near the keypoint, optionally
+weighed by an expected depth. All arrays are vectorised over keypoints: no Python loop per joint.
 """
 
 from __future__ import annotations
@@ -87,9 +87,9 @@ class WindowClusters:
 
     ``s`` ``[N, M]`` sorted depths (m); ``wts`` their Gaussian weights (0 for invalid); ``band``
     each cluster's depth band; ``end`` ``[N, M]`` one past cluster ``k``'s last sample; ``mean``
-    its weighted mean depth; ``supported`` clusters with enough samples; ``values`` ``[N, M]`` the
-    samples unsorted, ``offset`` ``[N, M, 2]`` their pixel offsets from the keypoint; ``cum`` ``[N, M + 1]`` the weights'
-    running sums (``cum[:, i]``: samples before ``i``)."""
+    its weighted mean depth; ``supported`` clusters with enough samples; ``values`` ``[N, M]``
+    the samples unsorted, ``offset`` ``[N, M, 2]`` their pixel offsets from the keypoint;
+    ``cum`` ``[N, M + 1]`` the weights' running sums (``cum[:, i]``: samples before ``i``)."""
 
     s: np.ndarray
     wts: np.ndarray

@@ -174,9 +174,10 @@ def _median(z: np.ndarray) -> np.ndarray:
 
 def _body_depth(z: np.ndarray, xy: np.ndarray, ok: np.ndarray, same_m: float) -> np.ndarray:
     """``[P]`` each person's depth: the median of its joints' foregrounds ``z [P, K]``, leaving
-    out the joints that see another person - inside that person's 2D box (of its keypoints ``xy
-    [P, K, 2]``, ``ok``, grown by a tenth) and within its depths (its joints' quartiles, widened by ``same_m``) - when at least
-    3 joints remain: the keypoints of someone behind a nearer person mostly see the nearer one."""
+    out the joints that see another person - inside that person's 2D box (of its keypoints
+    ``xy [P, K, 2]``, ``ok``, grown by a tenth) and within its depths (its joints' quartiles,
+    widened by ``same_m``) - when at least 3 joints remain: the keypoints of someone behind a
+    nearer person mostly see the nearer one."""
     body = _median(z)
     if len(z) < 2:
         return body
@@ -327,7 +328,7 @@ class RgbdEstimator:
 
     def _centre(self, clusters, to_depth, z: np.ndarray, xy: np.ndarray, ok: np.ndarray,
               rays: np.ndarray) -> np.ndarray:
-        """Rays through the keypoints moved to the centre of their chosen surface (``[P, K, 3]``)."""
+        """``[P, K, 3]`` rays through the keypoints moved to their chosen surface's centre."""
         g = self.geometry
         shift = surface_centres(clusters, to_depth(z[ok]), self.config.window)
         if not g.registered:  # depth pixels -> colour pixels

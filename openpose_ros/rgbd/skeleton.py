@@ -17,7 +17,8 @@ __all__ = ["LIMB_RADIUS_M", "HAND_RADIUS_M", "BONES", "LIMB_FRACTIONS", "radii",
            "bone_pairs"]
 
 #: Depth from the visible surface to the joint centre, metres, by joint name (cameras.md: 3-4 cm
-#: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso). Face landmarks and joints not named here lie on the surface (0).
+#: at the wrist, 5-7 cm at the elbow and knee, 8-12 cm at the hips and torso). Face landmarks and
+#: joints not named here lie on the surface (0).
 LIMB_RADIUS_M = {
     "Neck": 0.06, "Chest": 0.10, "Head": 0.05,
     "RShoulder": 0.06, "LShoulder": 0.06, "RElbow": 0.05, "LElbow": 0.05,
@@ -53,8 +54,9 @@ def radii(layout: Layout) -> np.ndarray:
 
 @functools.lru_cache(maxsize=None)
 def bone_steps(layout: Layout) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``BONES`` of ``layout`` in steps out from the torso: per step ``(joints, parents, lengths m)``,
-    every parent in an earlier step (or a torso joint). Cached: the arrays are shared, read only."""
+    """``BONES`` of ``layout`` in steps out from the torso: per step ``(joints, parents,
+    lengths m)``, every parent in an earlier step (or a torso joint). Cached: the arrays are
+    shared, read only."""
     level: dict[str, int] = {}
     steps: dict[int, list] = {}
     for child, parent, length in BONES:
