@@ -183,6 +183,7 @@ def test_bad_input_is_counted_and_the_node_keeps_working(ros_context, world):
         for frame in range(5, 8):
             h.send(people, good(), frame, pose_offset_ns=400_000_000)
         assert h.spin_until(lambda: h.node.drops["unpaired"] >= 3)
+        assert "check the clocks" in h.node.problems["unpaired"]
         assert not h.poses
         # one person's keypoints all NaN: the other is still published
         nan_body = people.body.copy()
@@ -199,5 +200,19 @@ def test_bad_input_is_counted_and_the_node_keeps_working(ros_context, world):
         # stamps 6.6 s back (a bag loop): pairing starts afresh instead of dropping as stale
         h.send(people, good(), -180)
         assert h.spin_until(lambda: len(h.poses) == 3), dict(h.node.drops)
+        # a depth image whose poses never come after pairs formed: only a partner was lost
+        unpaired = h.node.drops["unpaired"]
+        lone = good()
+        lone.header = _header(-179)
+        h.depth_pub.publish(lone)
+        h.spin_until(lambda: False, 0.2)
+        h.pose_pub.publish(people_to_msg(people, _header(-178)))
+        h.spin_until(lambda: False, 0.2)
+        depth = good()
+        depth.header = _header(-178)
+        h.depth_pub.publish(depth)
+        assert h.spin_until(lambda: len(h.poses) == 4 and h.node.drops["unpaired"] > unpaired), \
+            dict(h.node.drops)
+        assert "a partner was lost" in h.node.problems["unpaired"]
     finally:
         h.close()

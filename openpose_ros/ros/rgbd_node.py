@@ -77,6 +77,7 @@ class RgbdNode(Node):
         self.sync = StampSynchronizer(SyncConfig(2, slop_s=c.slop_s, queue_size=c.queue_size))
         self._sync_dropped = self._duplicates = 0
         self._last_stamp = {POSES: None, DEPTH: None}
+        self._paired_since_drop = 0  # pose/depth pairs made since the last unpaired drop
         self.identity = RgbdIdentity(c.tracking, track_3d=c.track_3d, smoothing=c.smoothing)
         self._color: Camera | None = None
         self._depth_cam: Camera | None = None
@@ -163,6 +164,7 @@ class RgbdNode(Node):
                                       "(a bag loop?): pairing and tracks start afresh")
             self.sync = StampSynchronizer(self.sync.config)
             self._sync_dropped = self._duplicates = 0
+            self._paired_since_drop = 0
             self._last_stamp = {POSES: None, DEPTH: None}  # the other stream's jump is the same one
             self.identity.reset()
         self._last_stamp[stream] = stamp_ns
@@ -177,18 +179,20 @@ class RgbdNode(Node):
         dropped = st.stale + st.stragglers + st.overflow
         if dropped > self._sync_dropped:
             other = self._last_stamp[DEPTH if stream == POSES else POSES]
-            if other is not None and abs(stamp_ns - other) <= self.config.slop_s * 1e9:
-                why = ("the streams are in step now: their partners were lost or skipped "
-                       "(a dropped frame, or a frame the pose node did not process)")
+            gap = "nothing from the other topic yet" if other is None else \
+                f"latest {('depth' if stream == POSES else 'poses')} stamp differs by " \
+                f"{(stamp_ns - other) / 1e9:+.3f} s"
+            if self._paired_since_drop:  # pairs still form: these partners were lost
+                why = (f"{gap}; {self._paired_since_drop} pairs since the last drop: a partner "
+                       "was lost (a dropped frame, or one the pose node did not process)")
             else:
-                gap = "nothing from the other topic yet" if other is None else \
-                    f"latest {('depth' if stream == POSES else 'poses')} stamp differs by " \
-                    f"{(stamp_ns - other) / 1e9:+.3f} s"
-                why = f"{gap}; check the clocks, slop and queue_size"
+                why = f"{gap}; nothing paired since: check the clocks, slop and queue_size"
             self._drop("unpaired", f"{self.config.poses_topic} + {self.config.depth_topic}: "
                        f"messages without a partner within slop {self.config.slop_s} s ({why})",
                        dropped - self._sync_dropped)
             self._sync_dropped = dropped
+            self._paired_since_drop = 0
+        self._paired_since_drop += len(sets)
         for synced in sets:
             self._process(synced)
 
