@@ -32,7 +32,7 @@ def _flat_body(depth_m: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _estimate(depth, kp, **config):
-    people = People(BODY_25, SIZE, kp, np.ones(1))
+    people = People(BODY_25, SIZE, kp, np.ones(len(kp)))
     return RgbdEstimator(DepthGeometry(CAMERA), RgbdConfig(**config)).estimate(people, depth)
 
 
@@ -126,3 +126,25 @@ def test_bone_tables():
     person, joint, parent = bone_pairs(BODY_25, ok)
     assert person.tolist() == [1] and joint.tolist() == [BODY_25.index("RAnkle")]
     assert parent.tolist() == [BODY_25.index("RKnee")]
+
+
+def test_a_person_behind_another_takes_its_own_depth_not_the_front_persons():
+    """Person A at 2 m fills a box; person B stands 2 m behind, only its torso seen beside A
+    (at 4 m), its other keypoints inside A's box. B's depth comes from its own torso: the torso
+    is placed at 4 m and B's joints that see A are dropped, not put on A."""
+    depth = np.full((SIZE[1], SIZE[0]), 6.0, np.float32)  # the wall
+    depth[20:221, 40:201] = 2.0  # person A
+    depth[20:221, 230:311] = 4.0  # what is seen of person B
+    kp = np.zeros((2, BODY_25.num_parts, 3), np.float32)
+    grid = np.stack(np.meshgrid(np.linspace(60, 180, 5), np.linspace(40, 200, 5)), -1).reshape(-1, 2)
+    kp[0, :, :2], kp[0, :, 2] = grid, 0.9
+    kp[1, :, :2], kp[1, :, 2] = grid + 4.0, 0.9  # inside A's box
+    torso = [BODY_25.index(n) for n in ("Neck", "RShoulder", "LShoulder", "MidHip", "RHip", "LHip")]
+    kp[1, torso, 0] = np.linspace(240, 300, len(torso))
+    est = _estimate(depth, kp)
+    a, b = est.people.body[list(est.kept).index(0)], est.people.body[list(est.kept).index(1)]
+    radii = np.array([LIMB_RADIUS_M.get(n, 0.0) for n in BODY_25.part_names])
+    np.testing.assert_allclose(b[torso, 2], 4.0 + radii[torso], atol=0.02)
+    others = np.setdiff1d(np.arange(BODY_25.num_parts), torso)
+    assert np.isnan(b[others]).all()
+    np.testing.assert_allclose(a[:, 2], 2.0 + radii, atol=0.02)
